@@ -1,0 +1,11 @@
+# Optional CUDA extension (dgkernels._cuda). Skipped when nvcc is absent or DGKERNELS_CUDA=OFF.
+option(DGKERNELS_CUDA "Build the CUDA extension when a CUDA compiler is found" ON)
+if(DGKERNELS_CUDA AND EXISTS "${CMAKE_CURRENT_SOURCE_DIR}/csrc/cuda")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    include("${CMAKE_CURRENT_SOURCE_DIR}/csrc/cuda/cuda_module.cmake")
+  else()
+    message(STATUS "dgkernels: no CUDA compiler found; building without the CUDA extension")
+  endif()
+endif()

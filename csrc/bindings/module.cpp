@@ -1,0 +1,199 @@
+// pybind11 module dgkernels._core: thin. Python (api.py) validates arguments and names them in
+// errors; this layer re-checks sizes so that a direct call can never read or write out of bounds,
+// releases the GIL and calls the dispatcher.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dgk/cpu.h"
+#include "dgk/dispatch.h"
+#include "dgk/registry.h"
+#include "dgk/tables.h"
+#include "dgk/thread_pool.h"
+
+namespace py = pybind11;
+using namespace dgk;
+
+namespace {
+
+const char* family_name(Family f) {
+    switch (f) {
+        case Family::Float: return "float";
+        case Family::Legacy: return "legacy";
+        case Family::KQuant: return "k";
+        case Family::IQuant: return "iq";
+        case Family::Ternary: return "ternary";
+        case Family::FP4: return "fp4";
+    }
+    return "?";
+}
+
+const char* imatrix_name(Imatrix m) {
+    switch (m) {
+        case Imatrix::Ignored: return "ignored";
+        case Imatrix::Optional: return "optional";
+        case Imatrix::Required: return "required";
+    }
+    return "?";
+}
+
+FormatId checked_format(int index) {
+    if (index < 0 || index >= kNumFormats) throw py::value_error("format index out of range: " + std::to_string(index));
+    return static_cast<FormatId>(index);
+}
+
+Isa checked_isa(int isa) {
+    if (isa != 0 && isa != 1) throw py::value_error("isa must be 0 (scalar) or 1 (avx2), got " + std::to_string(isa));
+    if (isa == 1 && !cpu_has_avx2()) throw py::value_error("this CPU cannot run the avx2 kernels");
+    return static_cast<Isa>(isa);
+}
+
+bool aligned(const void* p, size_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; }
+
+// Kernels access block fields of up to 4 bytes through typed pointers: keep buffers 8-aligned.
+constexpr size_t kAlign = 8;
+
+void encode(int fmt, py::buffer x_buf, py::buffer out_buf, py::object imatrix_obj, int64_t nrows,
+            int64_t n, int threads, int isa_i) {
+    const FormatId f = checked_format(fmt);
+    const Isa isa = checked_isa(isa_i);
+    const FormatInfo& info = format_info(f);
+    py::buffer_info x = x_buf.request(), out = out_buf.request(true);
+    if (nrows < 0 || n < 0 || n % info.block_weights != 0)
+        throw py::value_error("row length " + std::to_string(n) + " is not a multiple of " + info.name +
+                              "'s block size " + std::to_string(info.block_weights));
+    const int64_t row_bytes = n / info.block_weights * info.block_bytes;
+    if (x.itemsize != 4 || x.size * x.itemsize != nrows * n * 4 || (x.ndim > 0 && x.strides.back() != 4))
+        throw py::value_error("x must be a C-contiguous float32 buffer of rows*n values");
+    if (out.size * out.itemsize != nrows * row_bytes) throw py::value_error("out has the wrong number of bytes");
+    const float* imatrix = nullptr;
+    py::buffer_info im;
+    if (!imatrix_obj.is_none()) {
+        im = imatrix_obj.cast<py::buffer>().request();
+        if (im.itemsize != 4 || im.size != n) throw py::value_error("imatrix must hold n float32 values");
+        imatrix = static_cast<const float*>(im.ptr);
+    }
+    const float* xp = static_cast<const float*>(x.ptr);
+    std::vector<float> x_copy, im_copy;
+    if (!aligned(xp, 4)) {
+        x_copy.assign(static_cast<size_t>(nrows * n), 0.f);
+        std::memcpy(x_copy.data(), xp, x_copy.size() * 4);
+        xp = x_copy.data();
+    }
+    if (imatrix && !aligned(imatrix, 4)) {
+        im_copy.assign(static_cast<size_t>(n), 0.f);
+        std::memcpy(im_copy.data(), imatrix, im_copy.size() * 4);
+        imatrix = im_copy.data();
+    }
+    void* dst = out.ptr;
+    std::vector<uint64_t> tmp;
+    if (!aligned(dst, kAlign)) {
+        tmp.resize(static_cast<size_t>((nrows * row_bytes + 7) / 8));
+        dst = tmp.data();
+    }
+    {
+        py::gil_scoped_release nogil;
+        encode_rows(f, xp, dst, nrows, n, imatrix, threads, isa);
+        if (dst != out.ptr) std::memcpy(out.ptr, dst, static_cast<size_t>(nrows * row_bytes));
+    }
+}
+
+void decode(int fmt, py::buffer data_buf, py::buffer out_buf, int out_type, int64_t nblocks, int threads,
+            int isa_i) {
+    const FormatId f = checked_format(fmt);
+    const Isa isa = checked_isa(isa_i);
+    const FormatInfo& info = format_info(f);
+    if (out_type < 0 || out_type > 2) throw py::value_error("out_type must be 0 (f32), 1 (f16) or 2 (bf16)");
+    const OutType ot = static_cast<OutType>(out_type);
+    const int64_t out_item = ot == OutType::F32 ? 4 : 2;
+    py::buffer_info data = data_buf.request(), out = out_buf.request(true);
+    if (nblocks < 0 || data.size * data.itemsize != nblocks * info.block_bytes)
+        throw py::value_error("data has the wrong number of bytes for " + std::to_string(nblocks) + " blocks");
+    if (out.size * out.itemsize != nblocks * info.block_weights * out_item)
+        throw py::value_error("out has the wrong number of bytes");
+    const void* src = data.ptr;
+    std::vector<uint64_t> src_copy;
+    if (!aligned(src, kAlign)) {
+        src_copy.resize(static_cast<size_t>((nblocks * info.block_bytes + 7) / 8));
+        std::memcpy(src_copy.data(), src, static_cast<size_t>(nblocks * info.block_bytes));
+        src = src_copy.data();
+    }
+    void* dst = out.ptr;
+    std::vector<uint64_t> tmp;
+    const size_t out_bytes = static_cast<size_t>(nblocks * info.block_weights * out_item);
+    if (!aligned(dst, static_cast<size_t>(out_item))) {
+        tmp.resize((out_bytes + 7) / 8);
+        dst = tmp.data();
+    }
+    {
+        py::gil_scoped_release nogil;
+        decode_blocks(f, src, dst, ot, nblocks, threads, isa);
+        if (dst != out.ptr) std::memcpy(out.ptr, dst, out_bytes);
+    }
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "dgkernels native core: GGUF block encoders and decoders";
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const NotImplemented& e) {
+            PyErr_SetString(PyExc_NotImplementedError, e.what());
+        }
+    });
+
+    m.def("formats", [] {
+        py::list out;
+        for (int i = 0; i < kNumFormats; ++i) {
+            const FormatInfo& fi = format_info(static_cast<FormatId>(i));
+            out.append(py::make_tuple(i, fi.name, fi.type_id, fi.block_weights, fi.block_bytes,
+                                      family_name(fi.family), imatrix_name(fi.imatrix)));
+        }
+        return out;
+    }, "Registry rows: (index, name, ggml_type_id, weights_per_block, bytes_per_block, family, imatrix).");
+
+    m.def("encode", &encode, py::arg("fmt"), py::arg("x"), py::arg("out"), py::arg("imatrix"),
+          py::arg("nrows"), py::arg("n"), py::arg("threads"), py::arg("isa"));
+    m.def("decode", &decode, py::arg("fmt"), py::arg("data"), py::arg("out"), py::arg("out_type"),
+          py::arg("nblocks"), py::arg("threads"), py::arg("isa"));
+
+    m.def("find_nonfinite", [](py::buffer buf) -> int64_t {
+        py::buffer_info b = buf.request();
+        if (b.itemsize != 4) throw py::value_error("find_nonfinite expects float32 data");
+        const auto* p = static_cast<const uint8_t*>(b.ptr);
+        const int64_t n = b.size;
+        py::gil_scoped_release nogil;
+        for (int64_t i = 0; i < n; ++i) {
+            uint32_t u;
+            std::memcpy(&u, p + 4 * i, 4);
+            if ((u & 0x7f800000u) == 0x7f800000u) return i;
+        }
+        return -1;
+    }, "Index of the first NaN or Inf in a contiguous float32 buffer, or -1.");
+
+    m.def("cpu_has_avx2", &cpu_has_avx2);
+    m.def("active_isa", [] { return static_cast<int>(active_isa()); });
+    m.def("set_active_isa", [](int isa) { return set_active_isa(checked_isa(isa)); });
+    m.def("hardware_threads", &hardware_threads);
+
+    // Raw bytes of the constant tables, so tests can check them against their source.
+    m.def("table", [](const std::string& name) {
+        auto bytes = [](const void* p, size_t n) { return py::bytes(static_cast<const char*>(p), n); };
+        if (name == "iq2xxs_grid") return bytes(iq2xxs_grid, sizeof iq2xxs_grid);
+        if (name == "iq2xs_grid") return bytes(iq2xs_grid, sizeof iq2xs_grid);
+        if (name == "iq2s_grid") return bytes(iq2s_grid, sizeof iq2s_grid);
+        if (name == "iq3xxs_grid") return bytes(iq3xxs_grid, sizeof iq3xxs_grid);
+        if (name == "iq3s_grid") return bytes(iq3s_grid, sizeof iq3s_grid);
+        if (name == "iq1s_grid") return bytes(iq1s_grid, sizeof iq1s_grid);
+        if (name == "ksigns_iq2xs") return bytes(ksigns_iq2xs, sizeof ksigns_iq2xs);
+        if (name == "kvalues_iq4nl") return bytes(kvalues_iq4nl, sizeof kvalues_iq4nl);
+        if (name == "kvalues_mxfp4") return bytes(kvalues_mxfp4, sizeof kvalues_mxfp4);
+        throw py::value_error("unknown table: " + name);
+    });
+}

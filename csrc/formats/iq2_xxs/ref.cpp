@@ -1,0 +1,10 @@
+// IQ2_XXS: PLACEHOLDER until its kernels land (raises NotImplementedError).
+#include "dgk/kernels.h"
+#include "dgk/registry.h"
+
+namespace dgk::ref {
+
+void decode_iq2_xxs(const void*, float*, int64_t) { throw NotImplemented("decoding IQ2_XXS is not implemented yet"); }
+void encode_iq2_xxs(const float*, void*, int64_t, const float*) { throw NotImplemented("encoding IQ2_XXS is not implemented yet"); }
+
+}  // namespace dgk::ref

@@ -1,0 +1,22 @@
+// The entry points the bindings call: validated sizes in, kernels of the active ISA, rows on threads.
+#pragma once
+#include <cstdint>
+
+#include "dgk/registry.h"
+
+namespace dgk {
+
+enum class OutType { F32, F16, BF16 };
+
+// Encode `nrows` rows of `n` weights each; dst receives nrows * row_bytes(n) bytes.
+void encode_rows(FormatId f, const float* x, void* dst, int64_t nrows, int64_t n,
+                 const float* imatrix, int threads, Isa isa);
+
+// Decode `nblocks` blocks into nblocks*weights_per_block values of type `out`.
+void decode_blocks(FormatId f, const void* src, void* dst, OutType out, int64_t nblocks,
+                   int threads, Isa isa);
+
+// f32 -> f16/bf16 (round to nearest even) for n values, on the given ISA.
+void convert_f32(const float* src, void* dst, OutType out, int64_t n, Isa isa);
+
+}  // namespace dgk
