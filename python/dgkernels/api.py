@@ -18,7 +18,13 @@ def default_threads() -> int:
     """Threads used when `threads=None`: the cores this process may run on."""
     env = os.environ.get("DGKERNELS_NUM_THREADS")
     if env:
-        return _check_threads(int(env))
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"DGKERNELS_NUM_THREADS must be a positive integer, got {env!r}") from None
+        if n < 1 or n > 1024:
+            raise ValueError(f"DGKERNELS_NUM_THREADS must be between 1 and 1024, got {env!r}")
+        return n
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -51,7 +57,7 @@ def _as_float32(x, what: str) -> np.ndarray:
         x = np.asarray(x)
     if x.dtype == np.float32:
         pass
-    elif x.dtype in (np.float16, np.float64) or x.dtype.name == "bfloat16":
+    elif x.dtype.kind == "f" or x.dtype.name == "bfloat16":  # any width or byte order
         x = x.astype(np.float32)
     else:
         raise TypeError(f"{what} must be float32 (float16, bfloat16 or float64 are converted), got dtype {x.dtype}")
