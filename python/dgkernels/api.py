@@ -141,7 +141,13 @@ def _as_bytes(data) -> np.ndarray:
 
 
 def _out_dtype(dtype) -> tuple[np.dtype, int]:
-    name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    if isinstance(dtype, str) and dtype.lower() in ("bfloat16", "bf16"):
+        name = "bfloat16"
+    else:
+        try:  # any spelling numpy accepts: np.float16, "float16", "f2", "<f4"
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = None
     if name not in _OUT_TYPES:
         raise TypeError(f"dtype must be float32, float16 or bfloat16, got {dtype!r}")
     if name == "bfloat16":
