@@ -58,10 +58,12 @@ def _as_float32(x, what: str) -> np.ndarray:
     if x.dtype == np.float32:
         pass
     elif x.dtype.kind == "f" or x.dtype.name == "bfloat16":  # any width or byte order
-        x = x.astype(np.float32)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, reported by _check_finite
+            x = x.astype(np.float32)
     else:
         raise TypeError(f"{what} must be float32 (float16, bfloat16 or float64 are converted), got dtype {x.dtype}")
-    return np.ascontiguousarray(x)
+    # not np.ascontiguousarray: it turns a 0-d array into shape (1,), hiding the missing row axis
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
 def _check_finite(x: np.ndarray, what: str) -> None:
@@ -137,7 +139,7 @@ def _as_bytes(data) -> np.ndarray:
         data = np.asarray(data)
     if data.dtype not in (np.uint8, np.int8):
         raise TypeError(f"data must be uint8 bytes of encoded blocks, got dtype {data.dtype}")
-    return np.ascontiguousarray(data).view(np.uint8)
+    return (data if data.flags.c_contiguous else np.ascontiguousarray(data)).view(np.uint8)
 
 
 def _out_dtype(dtype) -> tuple[np.dtype, int]:
