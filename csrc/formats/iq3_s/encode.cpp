@@ -1,10 +1,9 @@
-// IQ3_S: PLACEHOLDER until its kernels land (raises NotImplementedError).
+// IQ3_S encode: PLACEHOLDER until its kernel lands (raises NotImplementedError).
 #include "dgk/kernels.h"
 #include "dgk/registry.h"
 
 namespace dgk::ref {
 
-void decode_iq3_s(const void*, float*, int64_t) { throw NotImplemented("decoding IQ3_S is not implemented yet"); }
 void encode_iq3_s(const float*, void*, int64_t, const float*) { throw NotImplemented("encoding IQ3_S is not implemented yet"); }
 
 }  // namespace dgk::ref
