@@ -59,6 +59,14 @@ Iq3GridIndex* build(int grid_size) {
         }
     }
     g->nb_begin[Iq3GridIndex::kKeys] = (uint32_t)g->nb.size();
+
+    g->nb_value.resize(g->nb.size() * 4);
+    for (int key = 0; key < Iq3GridIndex::kKeys; ++key) {
+        const uint32_t b = g->nb_begin[key], n = g->nb_begin[key + 1] - b;
+        if (n > (uint32_t)Iq3GridIndex::kMaxNeighbours) throw std::logic_error("IQ3 neighbour list too long");
+        for (uint32_t c = 0; c < n; ++c)
+            for (int i = 0; i < 4; ++i) g->nb_value[4 * b + i * n + c] = g->value[4 * g->nb[b + c] + i];
+    }
     return g;
 }
 

@@ -17,6 +17,11 @@ struct Iq3GridIndex {
     // `nwant` smallest squared distances, ordered by (distance, grid index). Empty for on-grid keys.
     uint32_t nb_begin[kKeys + 1];
     std::vector<uint16_t> nb;
+    // The same candidates' coordinate values, by coordinate: for key k with n candidates starting
+    // at b = nb_begin[k], coordinate i of candidate c is nb_value[4*b + i*n + c]. This lets the
+    // distance loop run over candidates, one independent sum per candidate (vectorizable, exact).
+    std::vector<float> nb_value;
+    static constexpr int kMaxNeighbours = 64;  // longest list is 38 (IQ3_S); checked when built
 };
 
 // The index of the 256- or 512-point grid, built on first use (thread-safe) and kept for the

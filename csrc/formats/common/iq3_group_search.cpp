@@ -25,26 +25,38 @@ inline int quad_key(const float* xval, float id, int8_t* lv) {
 }
 
 // The listed neighbour of an off-grid key with the smallest sum waux*(scale*q - x)^2 (first on
-// ties). ggml aborts when no candidate compares smaller than FLT_MAX (NaN weights); we keep the
-// first candidate instead so that no input can crash the encoder.
+// ties). When no distance is below FLT_MAX (inf/NaN weights: x*x overflowing for |x| > ~1.8e19,
+// or a negative imatrix) ggml's GGML_ASSERT aborts; we keep the first (nearest) candidate so that
+// no finite input can crash the encoder.
 inline int best_neighbour(const Iq3GridIndex& g, int key, const float* xval, const float* waux, float scale) {
-    const uint32_t begin = g.nb_begin[key], end = g.nb_begin[key + 1];
-    int best = g.nb[begin];
+    const uint32_t begin = g.nb_begin[key];
+    const int n = (int)(g.nb_begin[key + 1] - begin);
+    const float* q0 = &g.nb_value[4 * begin];
+    const float* q1 = q0 + n;
+    const float* q2 = q1 + n;
+    const float* q3 = q2 + n;
+    const float x0 = xval[0], x1 = xval[1], x2 = xval[2], x3 = xval[3];
+    const float w0 = waux[0], w1 = waux[1], w2 = waux[2], w3 = waux[3];
+    float d2[Iq3GridIndex::kMaxNeighbours];
+    for (int c = 0; c < n; ++c) {  // each candidate's sum in coordinate order, as ggml
+        const float e0 = scale * q0[c] - x0, e1 = scale * q1[c] - x1;
+        const float e2 = scale * q2[c] - x2, e3 = scale * q3[c] - x3;
+        float s = 0;
+        s += w0 * e0 * e0;
+        s += w1 * e1 * e1;
+        s += w2 * e2 * e2;
+        s += w3 * e3 * e3;
+        d2[c] = s;
+    }
+    int best = 0;
     float best_d2 = FLT_MAX;
-    for (uint32_t c = begin; c < end; ++c) {
-        const int j = g.nb[c];
-        const float* q = &g.value[4 * j];
-        float d2 = 0;
-        for (int i = 0; i < 4; ++i) {
-            const float diff = scale * q[i] - xval[i];
-            d2 += waux[i] * diff * diff;
-        }
-        if (d2 < best_d2) {
-            best_d2 = d2;
-            best = j;
+    for (int c = 0; c < n; ++c) {
+        if (d2[c] < best_d2) {
+            best_d2 = d2[c];
+            best = c;
         }
     }
-    return best;
+    return g.nb[begin + best];
 }
 
 // Snap four weights to the grid at inverse scale id; off-grid points take the best neighbour
