@@ -23,6 +23,11 @@ ALL = [f.name for f in dg.formats()]
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
+def test_every_format_has_a_bound_and_range():
+    assert set(bounds.BOUNDS) == set(ALL) and set(bounds.AMPLITUDE) == set(ALL)
+    assert all(lo < hi for lo, hi in bounds.AMPLITUDE.values())
+
+
 def _max_blocks(f) -> int:
     return 4 if f.block_weights >= 256 else 16
 
