@@ -1,0 +1,107 @@
+#include "iq2_grid_index.h"
+
+#include <stdexcept>
+
+#include "dgk/tables.h"
+
+namespace dgk::iq2 {
+
+namespace {
+
+constexpr int kKeys = 1 << 16;
+
+struct LatticeSpec {
+    const uint64_t* table;  // the decoder grid: byte j of an entry is element j
+    int size;
+    int nwant;              // how many distinct distances the neighbour lists span
+    int8_t (*level_of)(uint8_t byte);
+};
+
+// The decoder grids hold the dequantized magnitudes; the encoder works on their level numbers.
+int8_t iq2_level(uint8_t b) { return b == 0x08 ? 0 : b == 0x19 ? 1 : b == 0x2b ? 2 : -1; }
+int8_t iq1_level(uint8_t b) { return b == 0xff ? 0 : b == 0x00 ? 1 : b == 0x01 ? 2 : -1; }
+
+LatticeSpec spec_of(Lattice which) {
+    switch (which) {
+        case Lattice::IQ2_XXS: return {iq2xxs_grid, 256, 2, iq2_level};
+        case Lattice::IQ2_XS: return {iq2xs_grid, 512, 2, iq2_level};
+        case Lattice::IQ2_S: return {iq2s_grid, 1024, 1, iq2_level};
+        case Lattice::IQ1: return {iq1s_grid, 2048, 3, iq1_level};
+    }
+    throw std::logic_error("unknown IQ lattice");
+}
+
+// Keys the encoders can form: every element level in 0..2.
+bool is_ternary_key(int key) {
+    for (int j = 0; j < 8; ++j)
+        if (((key >> (2 * j)) & 3) == 3) return false;
+    return true;
+}
+
+}  // namespace
+
+GridIndex::GridIndex(Lattice which) {
+    const LatticeSpec s = spec_of(which);
+    size_ = s.size;
+    levels_.resize(8 * static_cast<size_t>(size_));
+    map_.assign(kKeys, -1);
+    for (int g = 0; g < size_; ++g) {
+        for (int j = 0; j < 8; ++j) {
+            const int8_t l = s.level_of(static_cast<uint8_t>(s.table[g] >> (8 * j)));
+            if (l < 0) throw std::logic_error("IQ grid table holds a value outside its lattice");
+            levels_[8 * g + j] = l;
+        }
+        map_[pack_key(levels(g))] = g;
+    }
+
+    // Neighbour lists. Squared distances between points of levels 2l+1 are 4*sum(dl^2); the factor
+    // does not change the order, so sum(dl^2) (0..32) is bucketed directly: a counting sort by
+    // distance that keeps grid order within a distance reproduces ggml's sort by (distance, index).
+    constexpr int kMaxD = 8 * 4;
+    std::vector<uint8_t> dist(size_);
+    nb_offset_.assign(kKeys, 0);
+    nb_list_ = {1, 0};  // offset 0: fallback list for keys no encoder forms (a level of 3)
+    for (int key = 0; key < kKeys; ++key) {
+        if (map_[key] >= 0 || !is_ternary_key(key)) continue;
+        int hist[kMaxD + 1] = {0};
+        for (int g = 0; g < size_; ++g) {
+            const int8_t* lv = levels(g);
+            int d = 0;
+            for (int j = 0; j < 8; ++j) {
+                const int dl = ((key >> (2 * j)) & 3) - lv[j];
+                d += dl * dl;
+            }
+            dist[g] = static_cast<uint8_t>(d);
+            ++hist[d];
+        }
+        // Keep the first `nwant` distances that occur.
+        int start[kMaxD + 1] = {0};
+        int total = 0, have = 0, dmax = -1;
+        for (int d = 0; d <= kMaxD && have < s.nwant; ++d) {
+            start[d] = total;
+            if (hist[d] == 0) continue;
+            total += hist[d];
+            ++have;
+            dmax = d;
+        }
+        const size_t at = nb_list_.size();
+        nb_offset_[key] = static_cast<uint32_t>(at);
+        nb_list_.resize(at + 1 + total);
+        nb_list_[at] = static_cast<uint16_t>(total);
+        for (int g = 0; g < size_; ++g)
+            if (dist[g] <= dmax) nb_list_[at + 1 + start[dist[g]]++] = static_cast<uint16_t>(g);
+    }
+}
+
+const GridIndex& grid_index(Lattice which) {
+    // Function-local statics: built on first use, initialisation is thread-safe (C++11).
+    switch (which) {
+        case Lattice::IQ2_XXS: { static const GridIndex gi(Lattice::IQ2_XXS); return gi; }
+        case Lattice::IQ2_XS: { static const GridIndex gi(Lattice::IQ2_XS); return gi; }
+        case Lattice::IQ2_S: { static const GridIndex gi(Lattice::IQ2_S); return gi; }
+        case Lattice::IQ1: { static const GridIndex gi(Lattice::IQ1); return gi; }
+    }
+    throw std::logic_error("unknown IQ lattice");
+}
+
+}  // namespace dgk::iq2
