@@ -161,4 +161,12 @@ inline int iq1_best_neighbour(const GridIndex& gi, uint16_t key, const float* xv
     return pick;
 }
 
+// Scale search of one 16-weight group (two lattice points) shared by IQ2_XS and IQ2_S (ggml's
+// quantize_row_iq2_xs_impl / _s_impl): trial inverse scales (5 + 0.1*is)/max, is = -9..9, off-grid
+// points replaced by their best neighbour, the best least-squares fit kept; the off-grid points of
+// that fit are then requantized at its scale and the scale refitted. xval holds magnitudes, max > 0.
+// Writes the levels to L (always a grid point each) and returns the scale, which may be negative.
+float iq2_search_group16(const GridIndex& gi, const float* xval, const float* weight, const float* waux,
+                         float max, int8_t* L);
+
 }  // namespace dgk::iq2
