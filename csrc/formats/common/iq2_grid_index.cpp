@@ -44,12 +44,14 @@ GridIndex::GridIndex(Lattice which) {
     const LatticeSpec s = spec_of(which);
     size_ = s.size;
     levels_.resize(8 * static_cast<size_t>(size_));
+    odd_.resize(8 * static_cast<size_t>(size_));
     map_.assign(kKeys, -1);
     for (int g = 0; g < size_; ++g) {
         for (int j = 0; j < 8; ++j) {
             const int8_t l = s.level_of(static_cast<uint8_t>(s.table[g] >> (8 * j)));
             if (l < 0) throw std::logic_error("IQ grid table holds a value outside its lattice");
             levels_[8 * g + j] = l;
+            odd_[8 * g + j] = static_cast<float>(2 * l + 1);
         }
         map_[pack_key(levels(g))] = g;
     }

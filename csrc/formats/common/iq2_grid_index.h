@@ -24,6 +24,8 @@ public:
     int size() const { return size_; }
     // Levels (0..2) of the 8 elements of grid point g.
     const int8_t* levels(int g) const { return &levels_[8 * static_cast<size_t>(g)]; }
+    // The same as the odd values 2l+1 in float (what the IQ2 searches multiply by).
+    const float* odd_values(int g) const { return &odd_[8 * static_cast<size_t>(g)]; }
     // Grid point with exactly these levels, or -1.
     int find(uint16_t key) const { return map_[key]; }
     // Candidate grid points for an off-grid key (never empty), best-first by (distance, index).
@@ -36,6 +38,7 @@ public:
 private:
     int size_;
     std::vector<int8_t> levels_;       // size_ * 8
+    std::vector<float> odd_;           // size_ * 8
     std::vector<int32_t> map_;         // 65536 keys -> grid point or -1
     std::vector<uint32_t> nb_offset_;  // 65536 keys -> start of "count, indices..." in nb_list_
     std::vector<uint16_t> nb_list_;
@@ -111,13 +114,14 @@ inline int iq2_best_neighbour(const GridIndex& gi, uint16_t key, const float* xv
     float best = FLT_MAX;
     int pick = -1;
     for (int c = 0; c < count; ++c) {
-        const int8_t* lv = gi.levels(nb[c]);
-        float d2 = 0;
+        const float* q = gi.odd_values(nb[c]);
+        float t[8];  // element terms first (vectorizable), then summed in index order as ggml does
         for (int j = 0; j < 8; ++j) {
-            const float q = static_cast<float>(2 * lv[j] + 1);
-            const float diff = scale * q - xval[j];
-            d2 += w[j] * diff * diff;
+            const float diff = scale * q[j] - xval[j];
+            t[j] = w[j] * diff * diff;
         }
+        float d2 = 0;
+        for (int j = 0; j < 8; ++j) d2 += t[j];
         if (d2 < best) { best = d2; pick = nb[c]; }
     }
     if (pick < 0) pick = nb[0];  // only when every score is NaN/inf (ggml asserts there)
