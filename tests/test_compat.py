@@ -18,7 +18,12 @@ from gguf.lazy import LazyNumpyTensor  # noqa: E402
 
 import dgkernels as dg  # noqa: E402
 from dgkernels import bounds, compat  # noqa: E402
-from helpers import assert_bytes_equal, assert_floats_nan_equal, manifest  # noqa: E402
+from helpers import assert_bytes_equal, assert_floats_nan_equal, manifest, require_plain_ggufpy  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _plain_ggufpy():
+    require_plain_ggufpy()
 
 
 def _ggufpy_encodes(t) -> bool:
