@@ -1,6 +1,8 @@
-// AVX2 pieces of the 32-weight block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0): nibble and 5th-bit
-// layouts both ways, block statistics with the scalar code's tie rules, and the per-element
-// imatrix weights. Lane-exact counterparts of legacy_pack.h; AVX2-compiled files only.
+// AVX2 pieces of the 32-weight block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0), lane-exact
+// counterparts of legacy_pack.h. Decoding works one block at a time; encoding eight blocks at a
+// time, transposed (entry i holds element i of the 8 blocks, one block per lane), so the block
+// statistics, scales and searches are plain vertical operations, each lane doing what the scalar
+// code does for its block. AVX2-compiled files only.
 #pragma once
 #include <immintrin.h>
 
@@ -12,14 +14,7 @@
 
 namespace dgk::avx2 {
 
-// One 32-weight block of floats in four vectors (elements 8k..8k+7 in v[k]).
-struct Block32 {
-    __m256 v[4];
-};
-
-static inline Block32 load_block32(const float* x) {
-    return {{_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8), _mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)}};
-}
+// ---- decoding, one block --------------------------------------------------------------------
 
 // The 16 nibble bytes as 32 bytes in element order: low nibbles are elements 0..15, high 16..31.
 static inline __m256i unpack_nibbles32(const uint8_t* qs) {
@@ -54,109 +49,190 @@ static inline void store_scaled32(__m256i q, float d, float* dst) {
     for (int k = 0; k < 4; ++k) _mm256_storeu_ps(dst + 8 * k, _mm256_mul_ps(s8_group_to_f32(q, k), vd));
 }
 
+// When q*d and m are both NaN, the hardware returns the first operand's NaN and the compiler may
+// order the operands either way; the product's NaN is chosen explicitly (ggml's build does that).
 static inline void store_scaled_offset32(__m256i q, float d, float m, float* dst) {
     const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
-    for (int k = 0; k < 4; ++k)
-        _mm256_storeu_ps(dst + 8 * k, _mm256_add_ps(_mm256_mul_ps(s8_group_to_f32(q, k), vd), vm));
+    for (int k = 0; k < 4; ++k) {
+        const __m256 p = _mm256_mul_ps(s8_group_to_f32(q, k), vd);
+        _mm256_storeu_ps(dst + 8 * k, _mm256_blendv_ps(_mm256_add_ps(p, vm), p, _mm256_cmp_ps(p, p, _CMP_UNORD_Q)));
+    }
 }
 
-// signed_absmax of legacy_pack.h: the first element of largest magnitude, +0.0 for a zero block.
-static inline float block_signed_absmax(const Block32& b) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    const __m256 a[4] = {_mm256_andnot_ps(sign, b.v[0]), _mm256_andnot_ps(sign, b.v[1]),
-                         _mm256_andnot_ps(sign, b.v[2]), _mm256_andnot_ps(sign, b.v[3])};
-    const float amax = hmax_ps(_mm256_max_ps(_mm256_max_ps(a[0], a[1]), _mm256_max_ps(a[2], a[3])));
-    if (!(amax > 0.0f)) return 0.0f;
-    const int j = first_equal_lane(a, 4, amax);
-    return b.v[j >> 3][j & 7];
-}
+// ---- encoding, eight blocks transposed --------------------------------------------------------
 
-// Largest magnitude (Q8_0's amax; always a non-negative value, so its zero is +0).
-static inline float block_absmax(const Block32& b) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, b.v[0]), _mm256_andnot_ps(sign, b.v[1])),
-                                   _mm256_max_ps(_mm256_andnot_ps(sign, b.v[2]), _mm256_andnot_ps(sign, b.v[3])));
-    return hmax_ps(m);
-}
-
-// block_min_max of legacy_pack.h: the first occurrence of the min and of the max, which decides the
-// sign of a zero result (-0 vs +0 changes the stored m and d).
-static inline void block_min_max(const Block32& b, float* mn, float* mx) {
-    const float lo = hmin_ps(_mm256_min_ps(_mm256_min_ps(b.v[0], b.v[1]), _mm256_min_ps(b.v[2], b.v[3])));
-    const float hi = hmax_ps(_mm256_max_ps(_mm256_max_ps(b.v[0], b.v[1]), _mm256_max_ps(b.v[2], b.v[3])));
-    const int jl = first_equal_lane(b.v, 4, lo), jh = first_equal_lane(b.v, 4, hi);
-    *mn = b.v[jl >> 3][jl & 7];
-    *mx = b.v[jh >> 3][jh & 7];
-}
-
-// Q4 layout: byte j = q[j] | q[j+16] << 4, low byte kept (q[j] unmasked, as the scalar packer).
-static inline void pack_q4_block(const __m256i q[4], uint8_t* qs) {
-    const __m256i ff = _mm256_set1_epi32(0xff);
-    const __m256i lo = _mm256_and_si256(_mm256_or_si256(q[0], _mm256_slli_epi32(q[2], 4)), ff);
-    const __m256i hi = _mm256_and_si256(_mm256_or_si256(q[1], _mm256_slli_epi32(q[3], 4)), ff);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), pack_u8x16(lo, hi));
-}
-
-// Q5 layout: low nibbles as Q4 (both masked), bit 4 of element j to bit j of the qh word.
-static inline void pack_q5_block(const __m256i q[4], uint8_t* qs, uint8_t* qh) {
-    const __m256i f = _mm256_set1_epi32(0x0f);
-    const __m256i lo = _mm256_or_si256(_mm256_and_si256(q[0], f), _mm256_slli_epi32(_mm256_and_si256(q[2], f), 4));
-    const __m256i hi = _mm256_or_si256(_mm256_and_si256(q[1], f), _mm256_slli_epi32(_mm256_and_si256(q[3], f), 4));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), pack_u8x16(lo, hi));
-    uint32_t high = 0;
-    for (int k = 0; k < 4; ++k)  // bit 4 moved to the sign bit, then one bit per lane
-        high |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32(q[k], 27)))) << (8 * k);
-    for (int b = 0; b < 4; ++b) qh[b] = static_cast<uint8_t>(high >> (8 * b));
-}
-
-// Imatrix encoders: the row's blocks go through `search` eight at a time, one block per lane.
-//   search(xt, wt, Lt, &neg_min) -> scales   (xt/wt/Lt: element i of the 8 blocks in entry i)
-//   emit(block, q[4], scale, neg_min)         (q: the block's 32 levels in element order)
-// A last partial octet is padded with zero blocks (zero weights), whose results are dropped.
-template <class Search, class Emit>
-static inline void encode_block_octets(const float* x, const float* qw, int64_t n, Search search, Emit emit) {
+// Runs body(xt, wt, b0, cnt) on blocks b0..b0+cnt-1 of the row, cnt <= 8, transposed (xt[i] lane g
+// = element i of block b0+g). With an imatrix, wt holds ggml's weights qw*sqrt(sigma2 + x^2), else
+// it is null. A last partial octet is padded with zero blocks, whose results the body drops.
+template <class Body>
+static inline void for_each_block_octet(const float* x, const float* qw, int64_t n, Body body) {
     const int64_t nb = n / QK;
-    const __m256 s2 = _mm256_set1_ps(ref::row_sigma2(x, n));  // sequential sum: stays scalar
+    // sigma2 is a sequential sum over the row, so it stays scalar
+    const __m256 s2 = _mm256_set1_ps(qw ? ref::row_sigma2(x, n) : 0.0f);
     alignas(32) float pad_x[8 * QK], pad_w[8 * QK];
+    __m256 xt[QK], wt[QK];
     for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-        const int64_t cnt = nb - b0 < 8 ? nb - b0 : 8;
+        const int cnt = nb - b0 < 8 ? static_cast<int>(nb - b0) : 8;
         const float* xs = x + b0 * QK;
-        const float* ws = qw + b0 * QK;
+        const float* ws = qw ? qw + b0 * QK : nullptr;
         if (cnt < 8) {
             for (int j = 0; j < 8 * QK; ++j) pad_x[j] = pad_w[j] = 0.0f;
             __builtin_memcpy(pad_x, xs, static_cast<size_t>(cnt) * QK * sizeof(float));
-            __builtin_memcpy(pad_w, ws, static_cast<size_t>(cnt) * QK * sizeof(float));
+            if (ws) __builtin_memcpy(pad_w, ws, static_cast<size_t>(cnt) * QK * sizeof(float));
             xs = pad_x;
-            ws = pad_w;
+            ws = ws ? pad_w : nullptr;
         }
-        __m256 xt[QK], wt[QK];
         for (int c = 0; c < QK / 8; ++c) {
-            for (int g = 0; g < 8; ++g) {
-                xt[8 * c + g] = _mm256_loadu_ps(xs + g * QK + 8 * c);
-                wt[8 * c + g] = _mm256_loadu_ps(ws + g * QK + 8 * c);
-            }
+            for (int g = 0; g < 8; ++g) xt[8 * c + g] = _mm256_loadu_ps(xs + g * QK + 8 * c);
             transpose8x8_ps(xt + 8 * c);
-            transpose8x8_ps(wt + 8 * c);
         }
-        for (int i = 0; i < QK; ++i)  // qw * sqrt(sigma2 + x^2), per element as the scalar code
-            wt[i] = _mm256_mul_ps(wt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
-        __m256i Lt[QK];
-        __m256 neg_min = _mm256_setzero_ps();
-        alignas(32) float scale[8], mins[8];
-        _mm256_store_ps(scale, search(xt, wt, Lt, &neg_min));
-        _mm256_store_ps(mins, neg_min);
-        // back to block order: rows[c][g] = elements 8c..8c+7 of block g
-        __m256 rows[QK / 8][8];
-        for (int c = 0; c < QK / 8; ++c) {
-            for (int g = 0; g < 8; ++g) rows[c][g] = _mm256_castsi256_ps(Lt[8 * c + g]);
-            transpose8x8_ps(rows[c]);
+        if (ws) {
+            for (int c = 0; c < QK / 8; ++c) {
+                for (int g = 0; g < 8; ++g) wt[8 * c + g] = _mm256_loadu_ps(ws + g * QK + 8 * c);
+                transpose8x8_ps(wt + 8 * c);
+            }
+            for (int i = 0; i < QK; ++i)
+                wt[i] = _mm256_mul_ps(wt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
         }
-        for (int g = 0; g < cnt; ++g) {
-            const __m256i q[4] = {_mm256_castps_si256(rows[0][g]), _mm256_castps_si256(rows[1][g]),
-                                  _mm256_castps_si256(rows[2][g]), _mm256_castps_si256(rows[3][g])};
-            emit(b0 + g, q, scale[g], mins[g]);
-        }
+        body(xt, ws ? wt : nullptr, b0, cnt);
     }
+}
+
+// Per block, the first element equal to zero (with its sign), +0 if there is none. A scalar
+// min (max) scan with strict comparisons that ends at zero ends at exactly that element.
+static inline __m256 first_zero_t(const __m256* xt) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 found = zero, res = zero;
+    for (int i = 0; i < QK; ++i) {
+        const __m256 hit = _mm256_andnot_ps(found, _mm256_cmp_ps(xt[i], zero, _CMP_EQ_OQ));
+        res = _mm256_blendv_ps(res, xt[i], hit);
+        found = _mm256_or_ps(found, hit);
+    }
+    return res;
+}
+
+static inline void tree_min_max_t(const __m256* xt, __m256* mn, __m256* mx) {
+    __m256 lo[8], hi[8];
+    for (int k = 0; k < 8; ++k) {
+        lo[k] = _mm256_min_ps(_mm256_min_ps(xt[k], xt[k + 8]), _mm256_min_ps(xt[k + 16], xt[k + 24]));
+        hi[k] = _mm256_max_ps(_mm256_max_ps(xt[k], xt[k + 8]), _mm256_max_ps(xt[k + 16], xt[k + 24]));
+    }
+    *mn = _mm256_min_ps(_mm256_min_ps(_mm256_min_ps(lo[0], lo[1]), _mm256_min_ps(lo[2], lo[3])),
+                        _mm256_min_ps(_mm256_min_ps(lo[4], lo[5]), _mm256_min_ps(lo[6], lo[7])));
+    *mx = _mm256_max_ps(_mm256_max_ps(_mm256_max_ps(hi[0], hi[1]), _mm256_max_ps(hi[2], hi[3])),
+                        _mm256_max_ps(_mm256_max_ps(hi[4], hi[5]), _mm256_max_ps(hi[6], hi[7])));
+}
+
+// legacy_pack.h's block_min_max per block. min/max values are exact in any order; only the sign of
+// a zero result depends on which element the scalar scan kept (see first_zero_t).
+static inline void block_min_max_t(const __m256* xt, __m256* mn, __m256* mx) {
+    tree_min_max_t(xt, mn, mx);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 zmin = _mm256_cmp_ps(*mn, zero, _CMP_EQ_OQ), zmax = _mm256_cmp_ps(*mx, zero, _CMP_EQ_OQ);
+    if (_mm256_movemask_ps(_mm256_or_ps(zmin, zmax))) {
+        const __m256 z = first_zero_t(xt);
+        *mn = _mm256_blendv_ps(*mn, z, zmin);
+        *mx = _mm256_blendv_ps(*mx, z, zmax);
+    }
+}
+
+// legacy_pack.h's signed_absmax per block: the first element of largest magnitude, +0.0 for a
+// zero block. Only a tie between +a and -a needs the element order.
+static inline __m256 block_signed_absmax_t(const __m256* xt) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 mn, mx;
+    tree_min_max_t(xt, &mn, &mx);
+    const __m256 neg_mn = _mm256_xor_ps(mn, sign);
+    __m256 res = _mm256_blendv_ps(mn, mx, _mm256_cmp_ps(mx, neg_mn, _CMP_GT_OQ));
+    const __m256 tie = _mm256_cmp_ps(mx, neg_mn, _CMP_EQ_OQ);
+    if (_mm256_movemask_ps(tie)) {
+        const __m256 amax = mx;  // in tied lanes
+        __m256 found = _mm256_setzero_ps(), first = _mm256_setzero_ps();
+        for (int i = 0; i < QK; ++i) {
+            const __m256 hit = _mm256_andnot_ps(found, _mm256_cmp_ps(_mm256_andnot_ps(sign, xt[i]), amax, _CMP_EQ_OQ));
+            first = _mm256_blendv_ps(first, xt[i], hit);
+            found = _mm256_or_ps(found, hit);
+        }
+        // a zero block keeps the scan's starting +0.0
+        first = _mm256_and_ps(first, _mm256_cmp_ps(amax, _mm256_setzero_ps(), _CMP_GT_OQ));
+        res = _mm256_blendv_ps(res, first, tie);
+    }
+    return res;
+}
+
+// Largest magnitude per block (Q8_0's amax: non-negative, so a zero result is +0).
+static inline __m256 block_absmax_t(const __m256* xt) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m[8];
+    for (int k = 0; k < 8; ++k)
+        m[k] = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, xt[k]), _mm256_andnot_ps(sign, xt[k + 8])),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, xt[k + 16]), _mm256_andnot_ps(sign, xt[k + 24])));
+    return _mm256_max_ps(_mm256_max_ps(_mm256_max_ps(m[0], m[1]), _mm256_max_ps(m[2], m[3])),
+                         _mm256_max_ps(_mm256_max_ps(m[4], m[5]), _mm256_max_ps(m[6], m[7])));
+}
+
+// `d != 0.0f ? 1.0f / d : 0.0f` (a NaN d counts as nonzero, as in C).
+static inline __m256 recip_or_zero(__m256 d) {
+    return _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0f), d), _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+}
+
+// Nibble bytes of 8 blocks: byte j of block g = (q[j] | q[j+16] << 4) & 0xff from lane g, with
+// q[j] masked to 4 bits first when `mask_low` (the Q5 packer) and unmasked as the Q4 packer.
+static inline void store_nibbles_t(const __m256i* qt, bool mask_low, uint8_t* const dst[8]) {
+    const __m256i low = _mm256_set1_epi32(mask_low ? 0x0f : 0xff), ff = _mm256_set1_epi32(0xff);
+    __m256i w[4];
+    for (int k = 0; k < 4; ++k) {  // bytes 4k..4k+3 of each block as one dword per lane
+        __m256i acc = _mm256_setzero_si256();
+        for (int t = 0; t < 4; ++t) {
+            const int j = 4 * k + t;
+            const __m256i byte = _mm256_and_si256(
+                _mm256_or_si256(_mm256_and_si256(qt[j], low), _mm256_slli_epi32(qt[j + 16], 4)), ff);
+            acc = _mm256_or_si256(acc, _mm256_slli_epi32(byte, 8 * t));
+        }
+        w[k] = acc;
+    }
+    // 4 x 8 dword transpose: each 128-bit half of c[k] is one block's 16 bytes
+    const __m256i a0 = _mm256_unpacklo_epi32(w[0], w[1]), a1 = _mm256_unpackhi_epi32(w[0], w[1]);
+    const __m256i b0 = _mm256_unpacklo_epi32(w[2], w[3]), b1 = _mm256_unpackhi_epi32(w[2], w[3]);
+    const __m256i c[4] = {_mm256_unpacklo_epi64(a0, b0), _mm256_unpackhi_epi64(a0, b0),
+                          _mm256_unpacklo_epi64(a1, b1), _mm256_unpackhi_epi64(a1, b1)};
+    for (int k = 0; k < 4; ++k) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst[k]), _mm256_castsi256_si128(c[k]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst[k + 4]), _mm256_extracti128_si256(c[k], 1));
+    }
+}
+
+// 32 bytes per block (Q8_0): byte j of block g = low byte of q[j] lane g.
+static inline void store_bytes32_t(const __m256i* qt, uint8_t* const dst[8]) {
+    const __m256i ff = _mm256_set1_epi32(0xff);
+    __m256 w[8];
+    for (int k = 0; k < 8; ++k) {  // bytes 4k..4k+3 of each block as one dword per lane
+        __m256i acc = _mm256_and_si256(qt[4 * k], ff);
+        for (int t = 1; t < 4; ++t) acc = _mm256_or_si256(acc, _mm256_slli_epi32(_mm256_and_si256(qt[4 * k + t], ff), 8 * t));
+        w[k] = _mm256_castsi256_ps(acc);
+    }
+    transpose8x8_ps(w);  // w[g] = the 8 dwords of block g
+    for (int g = 0; g < 8; ++g) _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst[g]), _mm256_castps_si256(w[g]));
+}
+
+// The Q5 qh word of 8 blocks: bit j = bit 4 of q[j].
+static inline __m256i fifth_bits_t(const __m256i* qt) {
+    const __m256i bit4 = _mm256_set1_epi32(0x10);
+    __m256i acc = _mm256_setzero_si256();
+    for (int j = 0; j < QK; ++j) {
+        const __m256i b = _mm256_and_si256(qt[j], bit4);
+        acc = _mm256_or_si256(acc, j >= 4 ? _mm256_slli_epi32(b, j - 4) : _mm256_srli_epi32(b, 4 - j));
+    }
+    return acc;
+}
+
+// fp.h's f32_to_fp16 for 8 values (F16C rounds the same; every NaN becomes sign|0x7E00).
+static inline void fp16x8(__m256 v, uint16_t out[8]) {
+    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    const __m256 canon = _mm256_or_ps(_mm256_and_ps(v, _mm256_set1_ps(-0.0f)),
+                                      _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
+                     _mm256_cvtps_ph(_mm256_blendv_ps(v, canon, nan), _MM_FROUND_TO_NEAREST_INT));
 }
 
 }  // namespace dgk::avx2

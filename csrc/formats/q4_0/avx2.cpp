@@ -1,6 +1,7 @@
-// Q4_0 with AVX2: the bytes of ref.cpp for every input. Decode and the plain encoder work on one
-// block's 32 elements at once (elementwise after an exact max); the imatrix encoder runs the
-// weighted scale search on 8 blocks at once, one per lane.
+// Q4_0 with AVX2: the bytes of ref.cpp for every input. Decoding takes one block at a time;
+// encoding eight (one per lane, see avx2_legacy.h), with or without the imatrix search.
+#include <cstring>
+
 #include "../common/avx2_legacy.h"
 #include "../common/avx2_scale_search.h"
 #include "dgk/fp.h"
@@ -16,33 +17,33 @@ void decode_q4_0(const void* src, float* dst, int64_t nblocks) {
     }
 }
 
-// d = max / -8, q = MIN(15, (int8)(x/d + 8.5)) as in ref.cpp.
-static void encode_block_plain(const float* x, block_q4_0& out) {
-    const Block32 b = load_block32(x);
-    const float d = block_signed_absmax(b) / -8;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    out.d = f32_to_fp16(d);
-    const __m256 vid = _mm256_set1_ps(id), bias = _mm256_set1_ps(8.5f);
-    __m256i q[4];
-    for (int k = 0; k < 4; ++k)
-        q[k] = _mm256_and_si256(_mm256_min_epi32(cvtt_low_s8(_mm256_add_ps(_mm256_mul_ps(b.v[k], vid), bias)),
-                                                 _mm256_set1_epi32(15)),
-                                _mm256_set1_epi32(0xff));
-    pack_q4_block(q, out.qs);
-}
-
 void encode_q4_0(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* out = static_cast<block_q4_0*>(dst);
-    if (!imatrix) {
-        for (int64_t b = 0; b < n / QK; ++b) encode_block_plain(x + b * QK, out[b]);
-        return;
-    }
-    encode_block_octets(
-        x, imatrix, n, [](const __m256* xt, const __m256* wt, __m256i* Lt, __m256*) { return qx_search8(QK, 8, xt, wt, Lt); },
-        [out](int64_t b, const __m256i* q, float d, float) {
-            out[b].d = f32_to_fp16(d);
-            pack_q4_block(q, out[b].qs);
-        });
+    for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
+        __m256i qt[QK];
+        __m256 d;
+        if (wt) {
+            d = qx_search8(QK, 8, xt, wt, qt);  // weighted symmetric search, L = level + 8
+        } else {
+            // d = max / -8 (signed extreme), q = MIN(15, (int8)(x/d + 8.5)), as ref.cpp
+            d = _mm256_div_ps(block_signed_absmax_t(xt), _mm256_set1_ps(-8.0f));
+            const __m256 id = recip_or_zero(d), bias = _mm256_set1_ps(8.5f);
+            for (int i = 0; i < QK; ++i)
+                qt[i] = _mm256_and_si256(
+                    _mm256_min_epi32(cvtt_low_s8(_mm256_add_ps(_mm256_mul_ps(xt[i], id), bias)), _mm256_set1_epi32(15)),
+                    _mm256_set1_epi32(0xff));
+        }
+        block_q4_0 tmp[8];
+        uint16_t d16[8];
+        uint8_t* qs[8];
+        fp16x8(d, d16);
+        for (int g = 0; g < 8; ++g) {
+            tmp[g].d = d16[g];
+            qs[g] = tmp[g].qs;
+        }
+        store_nibbles_t(qt, false, qs);
+        std::memcpy(out + b0, tmp, static_cast<size_t>(cnt) * sizeof(block_q4_0));
+    });
 }
 
 }  // namespace dgk::avx2

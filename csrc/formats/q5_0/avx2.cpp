@@ -1,4 +1,6 @@
 // Q5_0 with AVX2: the bytes of ref.cpp for every input (structure as q4_0/avx2.cpp).
+#include <cstring>
+
 #include "../common/avx2_legacy.h"
 #include "../common/avx2_scale_search.h"
 #include "dgk/fp.h"
@@ -14,33 +16,36 @@ void decode_q5_0(const void* src, float* dst, int64_t nblocks) {
     }
 }
 
-// d = max / -16, q = MIN(31, (int8)(x/d + 16.5)) as in ref.cpp.
-static void encode_block_plain(const float* x, block_q5_0& out) {
-    const Block32 b = load_block32(x);
-    const float d = block_signed_absmax(b) / -16;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    out.d = f32_to_fp16(d);
-    const __m256 vid = _mm256_set1_ps(id), bias = _mm256_set1_ps(16.5f);
-    __m256i q[4];
-    for (int k = 0; k < 4; ++k)
-        q[k] = _mm256_and_si256(_mm256_min_epi32(cvtt_low_s8(_mm256_add_ps(_mm256_mul_ps(b.v[k], vid), bias)),
-                                                 _mm256_set1_epi32(31)),
-                                _mm256_set1_epi32(0xff));
-    pack_q5_block(q, out.qs, out.qh);
-}
-
 void encode_q5_0(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* out = static_cast<block_q5_0*>(dst);
-    if (!imatrix) {
-        for (int64_t b = 0; b < n / QK; ++b) encode_block_plain(x + b * QK, out[b]);
-        return;
-    }
-    encode_block_octets(
-        x, imatrix, n, [](const __m256* xt, const __m256* wt, __m256i* Lt, __m256*) { return qx_search8(QK, 16, xt, wt, Lt); },
-        [out](int64_t b, const __m256i* q, float d, float) {
-            out[b].d = f32_to_fp16(d);
-            pack_q5_block(q, out[b].qs, out[b].qh);
-        });
+    for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
+        __m256i qt[QK];
+        __m256 d;
+        if (wt) {
+            d = qx_search8(QK, 16, xt, wt, qt);  // weighted symmetric search, L = level + 16
+        } else {
+            // d = max / -16 (signed extreme), q = MIN(31, (int8)(x/d + 16.5)), as ref.cpp
+            d = _mm256_div_ps(block_signed_absmax_t(xt), _mm256_set1_ps(-16.0f));
+            const __m256 id = recip_or_zero(d), bias = _mm256_set1_ps(16.5f);
+            for (int i = 0; i < QK; ++i)
+                qt[i] = _mm256_and_si256(
+                    _mm256_min_epi32(cvtt_low_s8(_mm256_add_ps(_mm256_mul_ps(xt[i], id), bias)), _mm256_set1_epi32(31)),
+                    _mm256_set1_epi32(0xff));
+        }
+        block_q5_0 tmp[8];
+        uint16_t d16[8];
+        uint8_t* qs[8];
+        alignas(32) uint32_t qh[8];
+        fp16x8(d, d16);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(qh), fifth_bits_t(qt));
+        for (int g = 0; g < 8; ++g) {
+            tmp[g].d = d16[g];
+            std::memcpy(tmp[g].qh, &qh[g], 4);  // little-endian word, as ref.cpp writes it
+            qs[g] = tmp[g].qs;
+        }
+        store_nibbles_t(qt, true, qs);
+        std::memcpy(out + b0, tmp, static_cast<size_t>(cnt) * sizeof(block_q5_0));
+    });
 }
 
 }  // namespace dgk::avx2

@@ -1,4 +1,6 @@
 // Q5_1 with AVX2: the bytes of ref.cpp for every input (structure as q4_1/avx2.cpp).
+#include <cstring>
+
 #include "../common/avx2_legacy.h"
 #include "../common/avx2_scale_search.h"
 #include "dgk/fp.h"
@@ -14,38 +16,41 @@ void decode_q5_1(const void* src, float* dst, int64_t nblocks) {
     }
 }
 
-// d = (max - min) / 31, q = (uint8)((x - min)/d + 0.5), unclamped, as in ref.cpp.
-static void encode_block_plain(const float* x, block_q5_1& out) {
-    const Block32 b = load_block32(x);
-    float mn, mx;
-    block_min_max(b, &mn, &mx);
-    const float d = (mx - mn) / 31;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    out.d = f32_to_fp16(d);
-    out.m = f32_to_fp16(mn);
-    const __m256 vmn = _mm256_set1_ps(mn), vid = _mm256_set1_ps(id), half = _mm256_set1_ps(0.5f);
-    __m256i q[4];
-    for (int k = 0; k < 4; ++k)
-        q[k] = cvtt_low_u8(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(b.v[k], vmn), vid), half));
-    pack_q5_block(q, out.qs, out.qh);
-}
-
 void encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* out = static_cast<block_q5_1*>(dst);
-    if (!imatrix) {
-        for (int64_t b = 0; b < n / QK; ++b) encode_block_plain(x + b * QK, out[b]);
-        return;
-    }
-    encode_block_octets(
-        x, imatrix, n,
-        [](const __m256* xt, const __m256* wt, __m256i* Lt, __m256* neg_min) {
-            return qkx_search8(QK, 31, xt, wt, Lt, neg_min, -0.9f, 0.05f, 36, false, true);
-        },
-        [out](int64_t b, const __m256i* q, float d, float neg_min) {
-            out[b].d = f32_to_fp16(d);
-            out[b].m = f32_to_fp16(-neg_min);
-            pack_q5_block(q, out[b].qs, out[b].qh);
-        });
+    for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
+        __m256i qt[QK];
+        __m256 d, m;
+        if (wt) {
+            // weighted (scale, min) search; it reports -min, stored negated back
+            __m256 neg_min;
+            d = qkx_search8(QK, 31, xt, wt, qt, &neg_min, -0.9f, 0.05f, 36, false, true);
+            m = _mm256_xor_ps(neg_min, _mm256_set1_ps(-0.0f));
+        } else {
+            // d = (max - min) / 31, q = (uint8)((x - min)/d + 0.5) unclamped, as ref.cpp
+            __m256 mx;
+            block_min_max_t(xt, &m, &mx);
+            d = _mm256_div_ps(_mm256_sub_ps(mx, m), _mm256_set1_ps(31.0f));
+            const __m256 id = recip_or_zero(d), half = _mm256_set1_ps(0.5f);
+            for (int i = 0; i < QK; ++i)
+                qt[i] = cvtt_low_u8(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(xt[i], m), id), half));
+        }
+        block_q5_1 tmp[8];
+        uint16_t d16[8], m16[8];
+        uint8_t* qs[8];
+        alignas(32) uint32_t qh[8];
+        fp16x8(d, d16);
+        fp16x8(m, m16);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(qh), fifth_bits_t(qt));
+        for (int g = 0; g < 8; ++g) {
+            tmp[g].d = d16[g];
+            tmp[g].m = m16[g];
+            std::memcpy(tmp[g].qh, &qh[g], 4);  // little-endian word, as ref.cpp writes it
+            qs[g] = tmp[g].qs;
+        }
+        store_nibbles_t(qt, true, qs);
+        std::memcpy(out + b0, tmp, static_cast<size_t>(cnt) * sizeof(block_q5_1));
+    });
 }
 
 }  // namespace dgk::avx2
