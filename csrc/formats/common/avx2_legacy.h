@@ -176,18 +176,47 @@ static inline __m256 recip_or_zero(__m256 d) {
     return _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0f), d), _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ));
 }
 
-// Nibble bytes of 8 blocks: byte j of block g = (q[j] | q[j+16] << 4) & 0xff from lane g, with
-// q[j] masked to 4 bits first when `mask_low` (the Q5 packer) and unmasked as the Q4 packer.
-static inline void store_nibbles_t(const __m256i* qt, bool mask_low, uint8_t* const dst[8]) {
-    const __m256i low = _mm256_set1_epi32(mask_low ? 0x0f : 0xff), ff = _mm256_set1_epi32(0xff);
+// ggml's `MIN(hi, (int8_t)v)` kept in a uint8_t, for the 32 values of 8 blocks already truncated
+// to int32 (cvttps). When all are in 0..127 (every block with a normal scale) only the MIN
+// remains; otherwise the low byte is sign-extended first. Returns whether all results are <= hi.
+static inline bool clamp_s8_to_u8_t(__m256i* q, int hi) {
+    __m256i any = q[0];
+    for (int i = 1; i < QK; ++i) any = _mm256_or_si256(any, q[i]);
+    const __m256i vhi = _mm256_set1_epi32(hi);
+    if (_mm256_testz_si256(any, _mm256_set1_epi32(~0x7f))) {
+        for (int i = 0; i < QK; ++i) q[i] = _mm256_min_epi32(q[i], vhi);
+        return true;
+    }
+    const __m256i ff = _mm256_set1_epi32(0xff);
+    for (int i = 0; i < QK; ++i)
+        q[i] = _mm256_and_si256(_mm256_min_epi32(_mm256_srai_epi32(_mm256_slli_epi32(q[i], 24), 24), vhi), ff);
+    return false;
+}
+
+// How store_nibbles_t forms byte j from the levels q[j] (low nibble) and q[j+16] (high nibble).
+enum class NibblePack {
+    Clean,  // every level already in 0..15
+    Q4,     // (q[j] | q[j+16] << 4) & 0xff: the Q4 packers store q[j] unmasked
+    Q5,     // (q[j] & 15) | (q[j+16] & 15) << 4: the Q5 packers, whose bit 4 goes to qh
+};
+
+// Nibble bytes of 8 blocks: byte j of block g comes from lane g of q[j] and q[j+16].
+static inline void store_nibbles_t(const __m256i* qt, NibblePack how, uint8_t* const dst[8]) {
+    const __m256i f = _mm256_set1_epi32(0x0f), ff = _mm256_set1_epi32(0xff);
     __m256i w[4];
     for (int k = 0; k < 4; ++k) {  // bytes 4k..4k+3 of each block as one dword per lane
         __m256i acc = _mm256_setzero_si256();
         for (int t = 0; t < 4; ++t) {
             const int j = 4 * k + t;
-            const __m256i byte = _mm256_and_si256(
-                _mm256_or_si256(_mm256_and_si256(qt[j], low), _mm256_slli_epi32(qt[j + 16], 4)), ff);
-            acc = _mm256_or_si256(acc, _mm256_slli_epi32(byte, 8 * t));
+            __m256i byte;
+            if (how == NibblePack::Clean) {
+                byte = _mm256_or_si256(qt[j], _mm256_slli_epi32(qt[j + 16], 4));
+            } else if (how == NibblePack::Q4) {
+                byte = _mm256_and_si256(_mm256_or_si256(qt[j], _mm256_slli_epi32(qt[j + 16], 4)), ff);
+            } else {
+                byte = _mm256_or_si256(_mm256_and_si256(qt[j], f), _mm256_slli_epi32(_mm256_and_si256(qt[j + 16], f), 4));
+            }
+            acc = t ? _mm256_or_si256(acc, _mm256_slli_epi32(byte, 8 * t)) : byte;
         }
         w[k] = acc;
     }

@@ -22,16 +22,15 @@ void encode_q4_0(const float* x, void* dst, int64_t n, const float* imatrix) {
     for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
         __m256i qt[QK];
         __m256 d;
+        bool clean = true;  // levels known to be 0..15 (the imatrix search's are)
         if (wt) {
             d = qx_search8(QK, 8, xt, wt, qt);  // weighted symmetric search, L = level + 8
         } else {
             // d = max / -8 (signed extreme), q = MIN(15, (int8)(x/d + 8.5)), as ref.cpp
             d = _mm256_div_ps(block_signed_absmax_t(xt), _mm256_set1_ps(-8.0f));
             const __m256 id = recip_or_zero(d), bias = _mm256_set1_ps(8.5f);
-            for (int i = 0; i < QK; ++i)
-                qt[i] = _mm256_and_si256(
-                    _mm256_min_epi32(cvtt_low_s8(_mm256_add_ps(_mm256_mul_ps(xt[i], id), bias)), _mm256_set1_epi32(15)),
-                    _mm256_set1_epi32(0xff));
+            for (int i = 0; i < QK; ++i) qt[i] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(xt[i], id), bias));
+            clean = clamp_s8_to_u8_t(qt, 15);
         }
         block_q4_0 tmp[8];
         uint16_t d16[8];
@@ -41,7 +40,7 @@ void encode_q4_0(const float* x, void* dst, int64_t n, const float* imatrix) {
             tmp[g].d = d16[g];
             qs[g] = tmp[g].qs;
         }
-        store_nibbles_t(qt, false, qs);
+        store_nibbles_t(qt, clean ? NibblePack::Clean : NibblePack::Q4, qs);
         std::memcpy(out + b0, tmp, static_cast<size_t>(cnt) * sizeof(block_q4_0));
     });
 }

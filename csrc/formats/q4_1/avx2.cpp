@@ -20,6 +20,7 @@ void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
     for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
         __m256i qt[QK];
         __m256 d, m;
+        bool clean = true;  // levels known to be 0..15 (the imatrix search's are)
         if (wt) {
             // weighted (scale, min) search; it reports -min, stored negated back
             __m256 neg_min;
@@ -32,10 +33,8 @@ void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
             d = _mm256_div_ps(_mm256_sub_ps(mx, m), _mm256_set1_ps(15.0f));
             const __m256 id = recip_or_zero(d), half = _mm256_set1_ps(0.5f);
             for (int i = 0; i < QK; ++i)
-                qt[i] = _mm256_and_si256(
-                    _mm256_min_epi32(cvtt_low_s8(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(xt[i], m), id), half)),
-                                     _mm256_set1_epi32(15)),
-                    _mm256_set1_epi32(0xff));
+                qt[i] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(xt[i], m), id), half));
+            clean = clamp_s8_to_u8_t(qt, 15);
         }
         block_q4_1 tmp[8];
         uint16_t d16[8], m16[8];
@@ -47,7 +46,7 @@ void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
             tmp[g].m = m16[g];
             qs[g] = tmp[g].qs;
         }
-        store_nibbles_t(qt, false, qs);
+        store_nibbles_t(qt, clean ? NibblePack::Clean : NibblePack::Q4, qs);
         std::memcpy(out + b0, tmp, static_cast<size_t>(cnt) * sizeof(block_q4_1));
     });
 }

@@ -27,10 +27,8 @@ void encode_q5_0(const float* x, void* dst, int64_t n, const float* imatrix) {
             // d = max / -16 (signed extreme), q = MIN(31, (int8)(x/d + 16.5)), as ref.cpp
             d = _mm256_div_ps(block_signed_absmax_t(xt), _mm256_set1_ps(-16.0f));
             const __m256 id = recip_or_zero(d), bias = _mm256_set1_ps(16.5f);
-            for (int i = 0; i < QK; ++i)
-                qt[i] = _mm256_and_si256(
-                    _mm256_min_epi32(cvtt_low_s8(_mm256_add_ps(_mm256_mul_ps(xt[i], id), bias)), _mm256_set1_epi32(31)),
-                    _mm256_set1_epi32(0xff));
+            for (int i = 0; i < QK; ++i) qt[i] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(xt[i], id), bias));
+            clamp_s8_to_u8_t(qt, 31);
         }
         block_q5_0 tmp[8];
         uint16_t d16[8];
@@ -43,7 +41,7 @@ void encode_q5_0(const float* x, void* dst, int64_t n, const float* imatrix) {
             std::memcpy(tmp[g].qh, &qh[g], 4);  // little-endian word, as ref.cpp writes it
             qs[g] = tmp[g].qs;
         }
-        store_nibbles_t(qt, true, qs);
+        store_nibbles_t(qt, NibblePack::Q5, qs);
         std::memcpy(out + b0, tmp, static_cast<size_t>(cnt) * sizeof(block_q5_0));
     });
 }

@@ -48,7 +48,7 @@ void encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) {
             std::memcpy(tmp[g].qh, &qh[g], 4);  // little-endian word, as ref.cpp writes it
             qs[g] = tmp[g].qs;
         }
-        store_nibbles_t(qt, true, qs);
+        store_nibbles_t(qt, NibblePack::Q5, qs);
         std::memcpy(out + b0, tmp, static_cast<size_t>(cnt) * sizeof(block_q5_1));
     });
 }
