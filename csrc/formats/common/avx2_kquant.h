@@ -104,6 +104,58 @@ static inline int scale6_q3(const uint8_t* s, int j) {
     return (lo | (hi << 4)) - 32;
 }
 
+// ---- final requantization with the stored scales, in lane layout ------------------------------
+// Lanes whose stored scale d is 0 keep the search's levels, as the scalar `if (d == 0) continue`
+// (a NaN d requantizes, as there).
+
+// L = clamp(nearest_int((x + dm) / d), 0, nmax)
+template <int N>
+static inline void requant_asym(const __m256* x, __m256 d, __m256 dm, int nmax, __m256* L) {
+    const __m256 use = _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    for (int i = 0; i < N; ++i) L[i] = pick(L[i], level8(_mm256_div_ps(_mm256_add_ps(x[i], dm), d), 0, nmax), use);
+}
+
+// L = clamp(nearest_int(x / d), -nmax, nmax - 1) + nmax
+template <int N>
+static inline void requant_sym(const __m256* x, __m256 d, int nmax, __m256* L) {
+    const __m256 use = _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    const __m256i offset = _mm256_set1_epi32(nmax);
+    for (int i = 0; i < N; ++i) {
+        const __m256i l = _mm256_add_epi32(clamp8(nearest_int8(_mm256_div_ps(x[i], d)), -nmax, nmax - 1), offset);
+        L[i] = pick(L[i], _mm256_cvtepi32_ps(l), use);
+    }
+}
+
+// ---- sums over a super-block ------------------------------------------------------------------
+
+// Sequential sum of x*x over each super-block of 256 (the scalar loop's order), for nsb
+// consecutive super-blocks; 8 at a time with one super-block per lane.
+static inline void superblock_sumsq(const float* x, int64_t nsb, float* out) {
+    int64_t sb = 0;
+    for (; sb + 8 <= nsb; sb += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int c = 0; c < 256; c += 8) {
+            __m256 t[8];
+            load_lanes(x + 256 * sb + c, 256, 8, t);
+            for (int k = 0; k < 8; ++k) acc = _mm256_add_ps(acc, _mm256_mul_ps(t[k], t[k]));
+        }
+        _mm256_storeu_ps(out + sb, acc);
+    }
+    for (; sb < nsb; ++sb) {
+        float acc = 0.0f;
+        for (int i = 0; i < 256; ++i) acc += x[256 * sb + i] * x[256 * sb + i];
+        out[sb] = acc;
+    }
+}
+
+// Per lane (sub-block), the sequential sum of w over its N elements.
+template <int N>
+static inline __m256 lane_sum(const __m256* w) {
+    __m256 s = _mm256_setzero_ps();
+    for (int i = 0; i < N; ++i) s = _mm256_add_ps(s, w[i]);
+    return s;
+}
+
 // ---- scale unpacking, 8 sub-blocks at a time --------------------------------------------------
 
 static inline uint32_t load_u32(const uint8_t* p) {
