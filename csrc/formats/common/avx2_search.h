@@ -11,74 +11,116 @@
 
 namespace dgk::avx2::kq {
 
-// Asymmetric (scale, min) search: make_qkx2_quants (degenerate when max == min) or
-// make_qkx3_quants (max <= min), L in [0, nmax]. Requires nstep >= 1 (every K-quant caller).
-// Writes the levels to L, -min to *the_min, returns the scale.
-template <int N>
-static inline __m256 asym_search(const __m256* x, const __m256* w, int nmax, float rmin, float rdelta, int nstep,
-                                 bool use_mad, bool qkx3, __m256* L, __m256* the_min) {
-    const __m256 zero = _mm256_setzero_ps();
-    __m256 min = x[0], max = x[0];
-    __m256 sum_w = w[0];
-    __m256 sum_x = _mm256_mul_ps(sum_w, x[0]);
-    for (int i = 1; i < N; ++i) {
-        min = _mm256_min_ps(x[i], min);  // x < min ? x : min, as the scalar update
-        max = _mm256_max_ps(x[i], max);
-        sum_w = _mm256_add_ps(sum_w, w[i]);
-        sum_x = _mm256_add_ps(sum_x, _mm256_mul_ps(w[i], x[i]));
-    }
-    min = _mm256_min_ps(zero, min);  // min > 0 ? 0 : min
-    const __m256 degenerate = _mm256_cmp_ps(max, min, qkx3 ? _CMP_LE_OQ : _CMP_EQ_OQ);
+// Parameters of make_qkx2_quants / make_qkx3_quants. The two differ only in the degenerate test
+// (qkx2: max == min, qkx3: max <= min) and in who supplies the weights (here: always the caller).
+struct AsymSearch {
+    int nmax;
+    float rmin, rdelta;
+    int nstep;  // >= 1 (every K-quant caller)
+    bool use_mad;
+    bool qkx3;
+};
 
-    auto error_term = [&](__m256 scale, __m256 mn, __m256 l, int i) {
-        __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, l), mn), x[i]);
-        diff = use_mad ? abs8(diff) : _mm256_mul_ps(diff, diff);
-        return _mm256_mul_ps(w[i], diff);
+// Asymmetric (scale, min) search, L in [0, nmax], for NB independent sets of 8 sub-blocks whose
+// steps are interleaved (each trial depends on the previous one's outcome, so one set alone
+// leaves the core waiting on latencies). Set b uses x[b*N + i], w[b*N + i] and writes
+// L[b*N + i], scale[b] and the_min[b] (= -min).
+template <int N, int NB>
+static inline void asym_search(const __m256* x, const __m256* w, const AsymSearch& p, __m256* L, __m256* scale,
+                               __m256* the_min) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 min[NB], max[NB], sum_w[NB], sum_x[NB], degenerate[NB], best_err[NB];
+    for (int b = 0; b < NB; ++b) {
+        const __m256* xb = x + b * N;
+        const __m256* wb = w + b * N;
+        min[b] = max[b] = xb[0];
+        sum_w[b] = wb[0];
+        sum_x[b] = _mm256_mul_ps(wb[0], xb[0]);
+        for (int i = 1; i < N; ++i) {
+            min[b] = _mm256_min_ps(xb[i], min[b]);  // x < min ? x : min, as the scalar update
+            max[b] = _mm256_max_ps(xb[i], max[b]);
+            sum_w[b] = _mm256_add_ps(sum_w[b], wb[i]);
+            sum_x[b] = _mm256_add_ps(sum_x[b], _mm256_mul_ps(wb[i], xb[i]));
+        }
+        min[b] = _mm256_min_ps(zero, min[b]);  // min > 0 ? 0 : min
+        degenerate[b] = p.qkx3 ? _mm256_cmp_ps(max[b], min[b], _CMP_LE_OQ) : _mm256_cmp_ps(max[b], min[b], _CMP_EQ_OQ);
+    }
+
+    // w * diff with diff = (scale*l + mn) - x, squared or absolute
+    auto error_term = [&](__m256 sc, __m256 mn, __m256 l, int k) {
+        __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(sc, l), mn), x[k]);
+        diff = p.use_mad ? abs8(diff) : _mm256_mul_ps(diff, diff);
+        return _mm256_mul_ps(w[k], diff);
     };
 
-    const __m256 iscale0 = _mm256_div_ps(_mm256_set1_ps((float)nmax), _mm256_sub_ps(max, min));
-    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale0);
-    __m256 best_err = zero;
-    for (int i = 0; i < N; ++i) {
-        L[i] = level8(_mm256_mul_ps(iscale0, _mm256_sub_ps(x[i], min)), 0, nmax);
-        best_err = _mm256_add_ps(best_err, error_term(scale, min, L[i], i));
+    for (int b = 0; b < NB; ++b) {
+        const __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)p.nmax), _mm256_sub_ps(max[b], min[b]));
+        scale[b] = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
+        best_err[b] = zero;
+        for (int i = 0; i < N; ++i) {
+            const int k = b * N + i;
+            L[k] = level8(_mm256_mul_ps(iscale, _mm256_sub_ps(x[k], min[b])), 0, p.nmax);
+            best_err[b] = _mm256_add_ps(best_err[b], error_term(scale[b], min[b], L[k], k));
+        }
     }
 
-    __m256 Laux[N];
-    for (int step = 0; step <= nstep; ++step) {
-        // min is the best fit so far: an accepted trial moves the grid of the next ones
-        const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(rmin + rdelta * (float)step + (float)nmax), _mm256_sub_ps(max, min));
-        __m256 sum_l = zero, sum_l2 = zero, sum_xl = zero;
-        for (int i = 0; i < N; ++i) {
-            const __m256 l = level8(_mm256_mul_ps(iscale, _mm256_sub_ps(x[i], min)), 0, nmax);
-            Laux[i] = l;
-            const __m256 wl = _mm256_mul_ps(w[i], l);
-            sum_l = _mm256_add_ps(sum_l, wl);
-            sum_l2 = _mm256_add_ps(sum_l2, _mm256_mul_ps(wl, l));
-            sum_xl = _mm256_add_ps(sum_xl, _mm256_mul_ps(wl, x[i]));
+    __m256 Laux[NB * N];
+    for (int step = 0; step <= p.nstep; ++step) {
+        const __m256 num = _mm256_set1_ps(p.rmin + p.rdelta * (float)step + (float)p.nmax);
+        __m256 iscale[NB], sum_l[NB], sum_l2[NB], sum_xl[NB];
+        for (int b = 0; b < NB; ++b) {
+            // min is the best fit so far: an accepted trial moves the grid of the next ones
+            iscale[b] = _mm256_div_ps(num, _mm256_sub_ps(max[b], min[b]));
+            sum_l[b] = sum_l2[b] = sum_xl[b] = zero;
         }
-        const __m256 det = _mm256_sub_ps(_mm256_mul_ps(sum_w, sum_l2), _mm256_mul_ps(sum_l, sum_l));
-        const __m256 valid = _mm256_cmp_ps(det, zero, _CMP_GT_OQ);
-        if (_mm256_movemask_ps(valid) == 0) continue;
-        __m256 this_scale = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_w, sum_xl), _mm256_mul_ps(sum_x, sum_l)), det);
-        __m256 this_min = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_l2, sum_x), _mm256_mul_ps(sum_l, sum_xl)), det);
-        const __m256 positive = _mm256_cmp_ps(this_min, zero, _CMP_GT_OQ);
-        this_min = _mm256_andnot_ps(positive, this_min);
-        this_scale = pick(this_scale, _mm256_div_ps(sum_xl, sum_l2), positive);
-        __m256 err = zero;
-        for (int i = 0; i < N; ++i) err = _mm256_add_ps(err, error_term(this_scale, this_min, Laux[i], i));
-        // degenerate lanes have already returned in the scalar code
-        const __m256 better = _mm256_andnot_ps(degenerate, _mm256_and_ps(valid, _mm256_cmp_ps(err, best_err, _CMP_LT_OQ)));
-        if (_mm256_movemask_ps(better) == 0) continue;
-        for (int i = 0; i < N; ++i) L[i] = pick(L[i], Laux[i], better);
-        best_err = pick(best_err, err, better);
-        scale = pick(scale, this_scale, better);
-        min = pick(min, this_min, better);
+        for (int i = 0; i < N; ++i) {
+            for (int b = 0; b < NB; ++b) {
+                const int k = b * N + i;
+                const __m256 l = level8(_mm256_mul_ps(iscale[b], _mm256_sub_ps(x[k], min[b])), 0, p.nmax);
+                Laux[k] = l;
+                const __m256 wl = _mm256_mul_ps(w[k], l);
+                sum_l[b] = _mm256_add_ps(sum_l[b], wl);
+                sum_l2[b] = _mm256_add_ps(sum_l2[b], _mm256_mul_ps(wl, l));
+                sum_xl[b] = _mm256_add_ps(sum_xl[b], _mm256_mul_ps(wl, x[k]));
+            }
+        }
+        __m256 valid[NB], this_scale[NB], this_min[NB], err[NB];
+        for (int b = 0; b < NB; ++b) {
+            const __m256 det = _mm256_sub_ps(_mm256_mul_ps(sum_w[b], sum_l2[b]), _mm256_mul_ps(sum_l[b], sum_l[b]));
+            valid[b] = _mm256_cmp_ps(det, zero, _CMP_GT_OQ);
+            this_scale[b] = _mm256_div_ps(
+                _mm256_sub_ps(_mm256_mul_ps(sum_w[b], sum_xl[b]), _mm256_mul_ps(sum_x[b], sum_l[b])), det);
+            this_min[b] = _mm256_div_ps(
+                _mm256_sub_ps(_mm256_mul_ps(sum_l2[b], sum_x[b]), _mm256_mul_ps(sum_l[b], sum_xl[b])), det);
+            // the offset may only lower values: refit the scale alone
+            const __m256 positive = _mm256_cmp_ps(this_min[b], zero, _CMP_GT_OQ);
+            this_min[b] = _mm256_andnot_ps(positive, this_min[b]);
+            this_scale[b] = pick(this_scale[b], _mm256_div_ps(sum_xl[b], sum_l2[b]), positive);
+            err[b] = zero;
+        }
+        for (int i = 0; i < N; ++i) {
+            for (int b = 0; b < NB; ++b) {
+                const int k = b * N + i;
+                err[b] = _mm256_add_ps(err[b], error_term(this_scale[b], this_min[b], Laux[k], k));
+            }
+        }
+        for (int b = 0; b < NB; ++b) {
+            // degenerate lanes have already returned in the scalar code
+            const __m256 better = _mm256_andnot_ps(
+                degenerate[b], _mm256_and_ps(valid[b], _mm256_cmp_ps(err[b], best_err[b], _CMP_LT_OQ)));
+            if (_mm256_movemask_ps(better) == 0) continue;
+            for (int i = 0; i < N; ++i) L[b * N + i] = pick(L[b * N + i], Laux[b * N + i], better);
+            best_err[b] = pick(best_err[b], err[b], better);
+            scale[b] = pick(scale[b], this_scale[b], better);
+            min[b] = pick(min[b], this_min[b], better);
+        }
     }
     // Degenerate lanes: L = 0, scale 0, the clamped min (never replaced above).
-    for (int i = 0; i < N; ++i) L[i] = _mm256_andnot_ps(degenerate, L[i]);
-    *the_min = _mm256_xor_ps(min, _mm256_set1_ps(-0.0f));
-    return _mm256_andnot_ps(degenerate, scale);
+    for (int b = 0; b < NB; ++b) {
+        for (int i = 0; i < N; ++i) L[b * N + i] = _mm256_andnot_ps(degenerate[b], L[b * N + i]);
+        the_min[b] = _mm256_xor_ps(min[b], _mm256_set1_ps(-0.0f));
+        scale[b] = _mm256_andnot_ps(degenerate[b], scale[b]);
+    }
 }
 
 // Signed value of largest magnitude per lane (the first one on ties) and that magnitude.
@@ -140,53 +182,6 @@ static inline __m256 qx_search(const __m256* x, const __m256* w, int nmax, __m25
         const __m256i l = _mm256_add_epi32(clamp8(nearest_int8(_mm256_mul_ps(best_iscale, x[i])), -nmax, nmax - 1), offset);
         L[i] = _mm256_andnot_ps(empty, _mm256_cvtepi32_ps(l));
     }
-    return _mm256_andnot_ps(empty, scale);
-}
-
-// make_q3_quants(N, nmax, x, L, do_rmse = true): x*x weights, then coordinate descent that moves
-// one level at a time while sumlx^2/suml2 grows. L in [0, 2*nmax-1]; returns the scale.
-template <int N>
-static inline __m256 q3_search(const __m256* x, int nmax, __m256* L) {
-    const __m256 zero = _mm256_setzero_ps();
-    __m256 max, amax;
-    signed_absmax<N>(x, &max, &amax);
-    const __m256 empty = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
-    const __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
-
-    __m256 w[N], wx[N];
-    __m256 sumlx = zero, suml2 = zero;
-    for (int i = 0; i < N; ++i) {
-        L[i] = level8(_mm256_mul_ps(iscale, x[i]), -nmax, nmax - 1);  // signed while refining
-        w[i] = _mm256_mul_ps(x[i], x[i]);
-        wx[i] = _mm256_mul_ps(w[i], x[i]);
-        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], L[i]));
-        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], L[i]), L[i]));
-    }
-    // A lane without a change in a pass would change nothing in later passes either, so running
-    // the passes while any lane changes ends every lane where its scalar loop ends.
-    for (int pass = 0; pass < 5; ++pass) {
-        __m256 changed = zero;
-        for (int i = 0; i < N; ++i) {
-            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], L[i]));
-            __m256 ok = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
-            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], L[i]), L[i]));
-            const __m256 new_l = level8(_mm256_div_ps(_mm256_mul_ps(x[i], sl2), slx), -nmax, nmax - 1);
-            ok = _mm256_and_ps(ok, _mm256_cmp_ps(new_l, L[i], _CMP_NEQ_UQ));
-            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], new_l));
-            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[i], new_l), new_l));
-            const __m256 gain = _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
-                                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
-            ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(sl2, zero, _CMP_GT_OQ), gain));
-            L[i] = pick(L[i], new_l, ok);
-            sumlx = pick(sumlx, slx, ok);
-            suml2 = pick(suml2, sl2, ok);
-            changed = _mm256_or_ps(changed, ok);
-        }
-        if (_mm256_movemask_ps(changed) == 0) break;
-    }
-    const __m256 offset = _mm256_set1_ps((float)nmax);
-    for (int i = 0; i < N; ++i) L[i] = _mm256_andnot_ps(empty, _mm256_add_ps(L[i], offset));
-    const __m256 scale = _mm256_and_ps(_mm256_cmp_ps(suml2, zero, _CMP_GT_OQ), _mm256_div_ps(sumlx, suml2));
     return _mm256_andnot_ps(empty, scale);
 }
 

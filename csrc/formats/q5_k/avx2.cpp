@@ -56,7 +56,8 @@ void encode_block_plain(const float* xb, block_q5_k& b) {
     const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
     for (int i = 0; i < 32; ++i) w[i] = _mm256_add_ps(av_x, kq::abs8(x[i]));
     __m256 the_min;
-    const __m256 scale = kq::asym_search<32>(x, w, 31, -0.5f, 0.1f, 15, false, false, L, &the_min);
+    __m256 scale;
+    kq::asym_search<32, 1>(x, w, {31, -0.5f, 0.1f, 15, false, false}, L, &scale, &the_min);
     float scales[8], mins[8];
     _mm256_storeu_ps(scales, scale);
     _mm256_storeu_ps(mins, the_min);
@@ -88,7 +89,9 @@ void encode_block_imatrix(const float* xb, const float* qwb, float sum_x2, block
     float sw[8], scales[8], mins[8];
     _mm256_storeu_ps(sw, kq::lane_sum<32>(w));
     __m256 the_min;
-    _mm256_storeu_ps(scales, kq::asym_search<32>(x, w, 31, -0.9f, 0.05f, 36, false, true, L, &the_min));
+    __m256 scale;
+    kq::asym_search<32, 1>(x, w, {31, -0.9f, 0.05f, 36, false, true}, L, &scale, &the_min);
+    _mm256_storeu_ps(scales, scale);
     _mm256_storeu_ps(mins, the_min);
 
     uint8_t Ls[8], Lm[8];
