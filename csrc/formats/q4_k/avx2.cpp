@@ -58,21 +58,8 @@ void requantize_and_pack(const __m256* x, __m256* L, block_q4_k& b) {
     }
 }
 
-void encode_block_plain(const float* xb, block_q4_k& b) {
-    __m256 x[32], w[32], L[32];
-    kq::load_lanes(xb, 32, 32, x);
-    // weights: the sub-block's rms plus |x|
-    __m256 sum_x2 = _mm256_setzero_ps();
-    for (int i = 0; i < 32; ++i) sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(x[i], x[i]));
-    const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
-    for (int i = 0; i < 32; ++i) w[i] = _mm256_add_ps(av_x, kq::abs8(x[i]));
-    __m256 the_min;
-    __m256 scale;
-    kq::asym_search<32, 1>(x, w, {15, -1.f, 0.1f, 20, false, false}, L, &scale, &the_min);
-    float scales[8], mins[8];
-    _mm256_storeu_ps(scales, scale);
-    _mm256_storeu_ps(mins, the_min);
-
+// Scale/min quantization of the reference encoder without imatrix, then the final pass.
+void finish_plain(const float* scales, const float* mins, const __m256* x, __m256* L, block_q4_k& b) {
     float max_scale = 0.0f, max_min = 0.0f;
     for (int j = 0; j < 8; ++j) {
         if (scales[j] > max_scale) max_scale = scales[j];
@@ -93,27 +80,56 @@ void encode_block_plain(const float* xb, block_q4_k& b) {
     requantize_and_pack(x, L, b);
 }
 
-void encode_block_imatrix(const float* xb, const float* qwb, float sum_x2, block_q4_k& b) {
-    __m256 x[32], w[32], L[32];
-    kq::load_lanes(xb, 32, 32, x);
-    kq::load_lanes(qwb, 32, 32, w);
-    const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2 / 256.f);
-    for (int i = 0; i < 32; ++i) w[i] = _mm256_mul_ps(w[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[i], x[i]))));
-    float sw[8], scales[8], mins[8];
-    _mm256_storeu_ps(sw, kq::lane_sum<32>(w));
-    __m256 the_min;
-    __m256 scale;
-    kq::asym_search<32, 1>(x, w, {15, -0.9f, 0.05f, 36, false, true}, L, &scale, &the_min);
-    _mm256_storeu_ps(scales, scale);
-    _mm256_storeu_ps(mins, the_min);
+// G consecutive super-blocks without imatrix; their searches run interleaved (one trial depends
+// on the previous one's outcome, so a single set would leave the core waiting on latencies).
+template <int G>
+void encode_plain(const float* xb, block_q4_k* b) {
+    __m256 x[G][32], w[G][32], L[G][32], scale[G], the_min[G];
+    for (int g = 0; g < G; ++g) {
+        kq::load_lanes(xb + 256 * g, 32, 32, x[g]);
+        // weights: the sub-block's rms plus |x|
+        __m256 sum_x2 = _mm256_setzero_ps();
+        for (int i = 0; i < 32; ++i) sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(x[g][i], x[g][i]));
+        const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
+        for (int i = 0; i < 32; ++i) w[g][i] = _mm256_add_ps(av_x, kq::abs8(x[g][i]));
+    }
+    kq::asym_search<32, G>(&x[0][0], &w[0][0], {15, -1.f, 0.1f, 20, false, false}, &L[0][0], scale, the_min);
+    for (int g = 0; g < G; ++g) {
+        float scales[8], mins[8];
+        _mm256_storeu_ps(scales, scale[g]);
+        _mm256_storeu_ps(mins, the_min[g]);
+        finish_plain(scales, mins, x[g], L[g], b[g]);
+    }
+}
 
-    uint8_t Ls[8], Lm[8];
-    const float d_block = ref::make_qp_quants(8, 63, scales, Ls, sw);
-    const float m_block = ref::make_qp_quants(8, 63, mins, Lm, sw);
-    kq::pack_scale_min6(Ls, Lm, b.scales);  // unclamped, as ref.cpp
-    b.d = f32_to_fp16(d_block);
-    b.dmin = f32_to_fp16(m_block);
-    requantize_and_pack(x, L, b);
+// G consecutive super-blocks with imatrix; sum_x2[g] is super-block g's sum of x*x.
+template <int G>
+void encode_imatrix(const float* xb, const float* qwb, const float* sum_x2, block_q4_k* b) {
+    __m256 x[G][32], w[G][32], L[G][32], scale[G], the_min[G];
+    float sw[G][8];
+    for (int g = 0; g < G; ++g) {
+        kq::load_lanes(xb + 256 * g, 32, 32, x[g]);
+        kq::load_lanes(qwb + 256 * g, 32, 32, w[g]);
+        const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2[g] / 256.f);
+        for (int i = 0; i < 32; ++i) {
+            w[g][i] = _mm256_mul_ps(w[g][i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[g][i], x[g][i]))));
+        }
+        _mm256_storeu_ps(sw[g], kq::lane_sum<32>(w[g]));
+    }
+    kq::asym_search<32, G>(&x[0][0], &w[0][0], {15, -0.9f, 0.05f, 36, false, true}, &L[0][0], scale, the_min);
+    for (int g = 0; g < G; ++g) {
+        float scales[8], mins[8];
+        _mm256_storeu_ps(scales, scale[g]);
+        _mm256_storeu_ps(mins, the_min[g]);
+        uint8_t Ls[8], Lm[8];
+        const float d_block = ref::make_qp_quants(8, 63, scales, Ls, sw[g]);
+        const float m_block = ref::make_qp_quants(8, 63, mins, Lm, sw[g]);
+        block_q4_k& bb = b[g];
+    kq::pack_scale_min6(Ls, Lm, bb.scales);  // unclamped, as ref.cpp
+        bb.d = f32_to_fp16(d_block);
+        bb.dmin = f32_to_fp16(m_block);
+        requantize_and_pack(x[g], L[g], bb);
+    }
 }
 
 }  // namespace
@@ -122,7 +138,9 @@ void encode_q4_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blocks = static_cast<block_q4_k*>(dst);
     const int64_t nsb = n / 256;
     if (!imatrix) {
-        for (int64_t ib = 0; ib < nsb; ++ib) encode_block_plain(x + 256 * ib, blocks[ib]);
+        int64_t ib = 0;
+        for (; ib + 2 <= nsb; ib += 2) encode_plain<2>(x + 256 * ib, blocks + ib);
+        if (ib < nsb) encode_plain<1>(x + 256 * ib, blocks + ib);
         return;
     }
     constexpr int64_t kChunk = 64;
@@ -130,10 +148,9 @@ void encode_q4_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     for (int64_t c0 = 0; c0 < nsb; c0 += kChunk) {
         const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
         kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
-        for (int64_t k = 0; k < nc; ++k) {
-            const int64_t ib = c0 + k;
-            encode_block_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq[k], blocks[ib]);
-        }
+        int64_t k = 0;
+        for (; k + 2 <= nc; k += 2) encode_imatrix<2>(x + 256 * (c0 + k), imatrix + 256 * (c0 + k), sumsq + k, blocks + c0 + k);
+        if (k < nc) encode_imatrix<1>(x + 256 * (c0 + k), imatrix + 256 * (c0 + k), sumsq + k, blocks + c0 + k);
     }
 }
 
