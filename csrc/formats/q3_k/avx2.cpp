@@ -131,28 +131,40 @@ void encode_plain(const float* xb, block_q3_k* b, int nsb) {
     }
 }
 
-void encode_block_imatrix(const float* xb, const float* qwb, float sum_x2, block_q3_k& b) {
-    __m256 x[2][16], L[2][16];
-    for (int h = 0; h < 2; ++h) kq::load_lanes(xb + 128 * h, 16, 16, x[h]);
-    const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2 / 256.f);
-    float sw[16], scales[16];
-    for (int h = 0; h < 2; ++h) {
-        __m256 w[16];
-        kq::load_lanes(qwb + 128 * h, 16, 16, w);
-        for (int i = 0; i < 16; ++i) {
-            w[i] = _mm256_mul_ps(w[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[h][i], x[h][i]))));
+// Up to 8 consecutive super-blocks with imatrix (sum_x2[g]: super-block g's sum of x*x). Each
+// super-block's 16 scales get a make_qx_quants of their own; those searches run one super-block
+// per lane.
+void encode_imatrix(const float* xb, const float* qwb, const float* sum_x2, block_q3_k* b, int nsb) {
+    __m256 x[8][2][16], L[8][2][16];
+    alignas(32) float scales[8][16] = {}, sw[8][16] = {};  // unused lanes: zero scales, ignored
+    for (int g = 0; g < nsb; ++g) {
+        const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2[g] / 256.f);
+        for (int h = 0; h < 2; ++h) {
+            __m256 w[16];
+            kq::load_lanes(xb + 256 * g + 128 * h, 16, 16, x[g][h]);
+            kq::load_lanes(qwb + 256 * g + 128 * h, 16, 16, w);
+            for (int i = 0; i < 16; ++i) {
+                w[i] = _mm256_mul_ps(w[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[g][h][i], x[g][h][i]))));
+            }
+            _mm256_storeu_ps(sw[g] + 8 * h, kq::lane_sum<16>(w));
+            _mm256_storeu_ps(scales[g] + 8 * h, kq::qx_search<16>(x[g][h], w, 4, L[g][h]));
         }
-        _mm256_storeu_ps(sw + 8 * h, kq::lane_sum<16>(w));
-        _mm256_storeu_ps(scales + 8 * h, kq::qx_search<16>(x[h], w, 4, L[h]));
     }
     // the 16 scales get a symmetric 6-bit quantization of their own (d may be negative)
-    int8_t Ls[16];
-    const float d_block = ref::make_qx_quants(16, 32, scales, Ls, 1, sw);
-    int q[16];
-    for (int j = 0; j < 16; ++j) q[j] = Ls[j];
-    kq::pack_scale6_q3(q, b.scales);
-    b.d = f32_to_fp16(d_block);
-    requantize_and_pack({{x[0], x[1]}, {L[0], L[1]}}, b);
+    __m256 st[16], swt[16], Lst[16];
+    kq::load_lanes(&scales[0][0], 16, 16, st);
+    kq::load_lanes(&sw[0][0], 16, 16, swt);
+    alignas(32) float d_block[8];
+    _mm256_store_ps(d_block, kq::qx_search<16>(st, swt, 32, Lst));
+    alignas(32) uint8_t Ls[8][16];
+    kq::store_lanes_u8(Lst, 16, &Ls[0][0], 16);
+    for (int g = 0; g < nsb; ++g) {
+        int q[16];
+        for (int j = 0; j < 16; ++j) q[j] = Ls[g][j];
+        kq::pack_scale6_q3(q, b[g].scales);
+        b[g].d = f32_to_fp16(d_block[g]);
+        requantize_and_pack({{x[g][0], x[g][1]}, {L[g][0], L[g][1]}}, b[g]);
+    }
 }
 
 }  // namespace
@@ -172,9 +184,9 @@ void encode_q3_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     for (int64_t c0 = 0; c0 < nsb; c0 += kChunk) {
         const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
         kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
-        for (int64_t k = 0; k < nc; ++k) {
+        for (int64_t k = 0; k < nc; k += 8) {
             const int64_t ib = c0 + k;
-            encode_block_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq[k], blocks[ib]);
+            encode_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq + k, blocks + ib, (int)(nc - k < 8 ? nc - k : 8));
         }
     }
 }
