@@ -137,52 +137,70 @@ static inline void signed_absmax(const __m256* x, __m256* max_out, __m256* amax_
     *amax_out = amax;
 }
 
-// make_qx_quants(N, nmax, x, L, 1, w) with explicit weights (x*x for the unweighted rmse_type 1):
-// L in [0, 2*nmax-1] (signed level + nmax); returns the scale.
-template <int N>
-static inline __m256 qx_search(const __m256* x, const __m256* w, int nmax, __m256* L) {
+// make_qx_quants(N, nmax, x, L, 1, w) with explicit weights (x*x for the unweighted rmse_type 1),
+// L in [0, 2*nmax-1] (signed level + nmax), for NB interleaved sets of 8 groups: set b uses
+// x[b*N + i], w[b*N + i] and writes L[b*N + i] and scale[b].
+template <int N, int NB>
+static inline void qx_search(const __m256* x, const __m256* w, int nmax, __m256* L, __m256* scale) {
     const __m256 zero = _mm256_setzero_ps();
-    __m256 max, amax;
-    signed_absmax<N>(x, &max, &amax);
-    const __m256 empty = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
+    __m256 max[NB], empty[NB], wx[NB * N];
+    for (int b = 0; b < NB; ++b) {
+        __m256 amax;
+        signed_absmax<N>(x + b * N, &max[b], &amax);
+        empty[b] = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
+    }
+    for (int k = 0; k < NB * N; ++k) wx[k] = _mm256_mul_ps(w[k], x[k]);  // the scalar's (w*x)*l
 
-    auto fit = [&](__m256 iscale, __m256* sumlx, __m256* suml2) {
-        __m256 slx = zero, sl2 = zero;
+    // sum w*x*l and sum w*l*l of the levels of trial iscale[b], in element order
+    __m256 sumlx[NB], suml2[NB];
+    auto fit = [&](const __m256* iscale) {
+        for (int b = 0; b < NB; ++b) sumlx[b] = suml2[b] = zero;
         for (int i = 0; i < N; ++i) {
-            const __m256 l = level8(_mm256_mul_ps(iscale, x[i]), -nmax, nmax - 1);
-            slx = _mm256_add_ps(slx, _mm256_mul_ps(_mm256_mul_ps(w[i], x[i]), l));
-            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[i], l), l));
+            for (int b = 0; b < NB; ++b) {
+                const int k = b * N + i;
+                const __m256 l = level8(_mm256_mul_ps(iscale[b], x[k]), -nmax, nmax - 1);
+                sumlx[b] = _mm256_add_ps(sumlx[b], _mm256_mul_ps(wx[k], l));
+                suml2[b] = _mm256_add_ps(suml2[b], _mm256_mul_ps(_mm256_mul_ps(w[k], l), l));
+            }
         }
-        *sumlx = slx;
-        *suml2 = sl2;
     };
 
-    __m256 best_iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
-    __m256 sumlx, suml2;
-    fit(best_iscale, &sumlx, &suml2);
-    // `suml2 ? sumlx/suml2 : 0`: a NaN suml2 counts as true
-    __m256 scale = _mm256_and_ps(_mm256_cmp_ps(suml2, zero, _CMP_NEQ_UQ), _mm256_div_ps(sumlx, suml2));
-    __m256 best = _mm256_mul_ps(scale, sumlx);
+    __m256 best_iscale[NB], best[NB];
+    for (int b = 0; b < NB; ++b) best_iscale[b] = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max[b]);
+    fit(best_iscale);
+    for (int b = 0; b < NB; ++b) {
+        // `suml2 ? sumlx/suml2 : 0`: a NaN suml2 counts as true
+        scale[b] = _mm256_and_ps(_mm256_cmp_ps(suml2[b], zero, _CMP_NEQ_UQ), _mm256_div_ps(sumlx[b], suml2[b]));
+        best[b] = _mm256_mul_ps(scale[b], sumlx[b]);
+    }
     for (int step = -9; step <= 9; ++step) {
         if (step == 0) continue;
-        const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-((float)nmax + 0.1f * (float)step)), max);
-        fit(iscale, &sumlx, &suml2);
-        const __m256 better = _mm256_and_ps(_mm256_cmp_ps(suml2, zero, _CMP_GT_OQ),
-                                            _mm256_cmp_ps(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2), _CMP_GT_OQ));
-        if (_mm256_movemask_ps(better) == 0) continue;
-        const __m256 s = _mm256_div_ps(sumlx, suml2);
-        scale = pick(scale, s, better);
-        best = pick(best, _mm256_mul_ps(s, sumlx), better);
-        best_iscale = pick(best_iscale, iscale, better);
+        const __m256 num = _mm256_set1_ps(-((float)nmax + 0.1f * (float)step));
+        __m256 iscale[NB];
+        for (int b = 0; b < NB; ++b) iscale[b] = _mm256_div_ps(num, max[b]);
+        fit(iscale);
+        for (int b = 0; b < NB; ++b) {
+            // branch-free: which lanes win is data, a branch on it would mispredict
+            const __m256 better =
+                _mm256_and_ps(_mm256_cmp_ps(suml2[b], zero, _CMP_GT_OQ),
+                              _mm256_cmp_ps(_mm256_mul_ps(sumlx[b], sumlx[b]), _mm256_mul_ps(best[b], suml2[b]), _CMP_GT_OQ));
+            const __m256 sc = _mm256_div_ps(sumlx[b], suml2[b]);
+            scale[b] = pick(scale[b], sc, better);
+            best[b] = pick(best[b], _mm256_mul_ps(sc, sumlx[b]), better);
+            best_iscale[b] = pick(best_iscale[b], iscale[b], better);
+        }
     }
     // The scalar code stores the levels of each accepted trial; recomputing them once from the
     // winning iscale gives the same levels.
     const __m256i offset = _mm256_set1_epi32(nmax);
-    for (int i = 0; i < N; ++i) {
-        const __m256i l = _mm256_add_epi32(clamp8(nearest_int8(_mm256_mul_ps(best_iscale, x[i])), -nmax, nmax - 1), offset);
-        L[i] = _mm256_andnot_ps(empty, _mm256_cvtepi32_ps(l));
+    for (int b = 0; b < NB; ++b) {
+        for (int i = 0; i < N; ++i) {
+            const int k = b * N + i;
+            const __m256i l = _mm256_add_epi32(clamp8(nearest_int8(_mm256_mul_ps(best_iscale[b], x[k])), -nmax, nmax - 1), offset);
+            L[k] = _mm256_andnot_ps(empty[b], _mm256_cvtepi32_ps(l));
+        }
+        scale[b] = _mm256_andnot_ps(empty[b], scale[b]);
     }
-    return _mm256_andnot_ps(empty, scale);
 }
 
 }  // namespace dgk::avx2::kq

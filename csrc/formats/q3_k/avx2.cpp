@@ -139,23 +139,28 @@ void encode_imatrix(const float* xb, const float* qwb, const float* sum_x2, bloc
     alignas(32) float scales[8][16] = {}, sw[8][16] = {};  // unused lanes: zero scales, ignored
     for (int g = 0; g < nsb; ++g) {
         const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2[g] / 256.f);
+        __m256 w[2][16];
         for (int h = 0; h < 2; ++h) {
-            __m256 w[16];
             kq::load_lanes(xb + 256 * g + 128 * h, 16, 16, x[g][h]);
-            kq::load_lanes(qwb + 256 * g + 128 * h, 16, 16, w);
+            kq::load_lanes(qwb + 256 * g + 128 * h, 16, 16, w[h]);
             for (int i = 0; i < 16; ++i) {
-                w[i] = _mm256_mul_ps(w[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[g][h][i], x[g][h][i]))));
+                w[h][i] = _mm256_mul_ps(w[h][i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[g][h][i], x[g][h][i]))));
             }
-            _mm256_storeu_ps(sw[g] + 8 * h, kq::lane_sum<16>(w));
-            _mm256_storeu_ps(scales[g] + 8 * h, kq::qx_search<16>(x[g][h], w, 4, L[g][h]));
+            _mm256_storeu_ps(sw[g] + 8 * h, kq::lane_sum<16>(w[h]));
         }
+        __m256 sc[2];
+        kq::qx_search<16, 2>(&x[g][0][0], &w[0][0], 4, &L[g][0][0], sc);
+        _mm256_storeu_ps(scales[g], sc[0]);
+        _mm256_storeu_ps(scales[g] + 8, sc[1]);
     }
     // the 16 scales get a symmetric 6-bit quantization of their own (d may be negative)
     __m256 st[16], swt[16], Lst[16];
     kq::load_lanes(&scales[0][0], 16, 16, st);
     kq::load_lanes(&sw[0][0], 16, 16, swt);
+    __m256 d;
+    kq::qx_search<16, 1>(st, swt, 32, Lst, &d);
     alignas(32) float d_block[8];
-    _mm256_store_ps(d_block, kq::qx_search<16>(st, swt, 32, Lst));
+    _mm256_store_ps(d_block, d);
     alignas(32) uint8_t Ls[8][16];
     kq::store_lanes_u8(Lst, 16, &Ls[0][0], 16);
     for (int g = 0; g < nsb; ++g) {

@@ -82,18 +82,20 @@ void pack_levels(const uint8_t* q, block_q6_k& b) {
 
 // One super-block; qw (the imatrix) replaces the x*x weights when given.
 void encode_block(const float* xb, const float* qw, block_q6_k& b) {
-    __m256 x[2][16], L[2][16];
-    float scales[16];
+    __m256 x[2][16], w[2][16], L[2][16];
     for (int h = 0; h < 2; ++h) {
-        __m256 w[16];
         kq::load_lanes(xb + 128 * h, 16, 16, x[h]);
         if (qw) {
-            kq::load_lanes(qw + 128 * h, 16, 16, w);
+            kq::load_lanes(qw + 128 * h, 16, 16, w[h]);
         } else {
-            for (int i = 0; i < 16; ++i) w[i] = _mm256_mul_ps(x[h][i], x[h][i]);
+            for (int i = 0; i < 16; ++i) w[h][i] = _mm256_mul_ps(x[h][i], x[h][i]);
         }
-        _mm256_storeu_ps(scales + 8 * h, kq::qx_search<16>(x[h], w, 32, L[h]));
     }
+    __m256 sc[2];
+    kq::qx_search<16, 2>(&x[0][0], &w[0][0], 32, &L[0][0], sc);
+    float scales[16];
+    _mm256_storeu_ps(scales, sc[0]);
+    _mm256_storeu_ps(scales + 8, sc[1]);
 
     float max_scale = 0.0f, max_abs_scale = 0.0f;  // the signed scale of largest magnitude
     for (int s = 0; s < 16; ++s) {
