@@ -62,23 +62,34 @@ void encode_mxfp4(const float* x, void* dst, int64_t n, const float* /*imatrix: 
         const uint8_t e = amax > 0.0f ? e8m0_for(amax) : 0;
         const float d = e8m0_half(e);
         blk[i].e = e;
-        // First argmin over the 16 levels of |k*d - x| (strict <), each lane scanning in index order.
-        __m256 best[4];
+        // First argmin over the 16 levels of |k*d - x| (strict <). Levels 0..7 are 0 <= k*d and
+        // 8..15 their negatives (8 being 0 again). For x > 0 every negative level's error
+        // rounds to >= |0 - x|, the error of index 0, so it never wins; for x < 0 the same holds
+        // for levels 1..8, and level 8+i's error equals level i's error for |x| (rounding is
+        // sign-symmetric). So: search levels 0..7 against |x|, then move a winner i > 0 of a
+        // negative x to 8+i.
+        __m256 ax[4], best[4];
         __m256i idx[4];
         const __m256 kd0 = _mm256_set1_ps(kvalues_mxfp4[0] * d);
         for (int p = 0; p < 4; ++p) {
-            best[p] = _mm256_andnot_ps(sign, _mm256_sub_ps(kd0, xv[p]));
+            ax[p] = _mm256_andnot_ps(sign, xv[p]);
+            best[p] = _mm256_andnot_ps(sign, _mm256_sub_ps(kd0, ax[p]));
             idx[p] = _mm256_setzero_si256();
         }
-        for (int k = 1; k < 16; ++k) {
+        for (int k = 1; k < 8; ++k) {
             const __m256 kd = _mm256_set1_ps(kvalues_mxfp4[k] * d);
             const __m256i kk = _mm256_set1_epi32(k);
             for (int p = 0; p < 4; ++p) {
-                const __m256 err = _mm256_andnot_ps(sign, _mm256_sub_ps(kd, xv[p]));
+                const __m256 err = _mm256_andnot_ps(sign, _mm256_sub_ps(kd, ax[p]));
                 const __m256 lt = _mm256_cmp_ps(err, best[p], _CMP_LT_OQ);
                 best[p] = _mm256_blendv_ps(best[p], err, lt);
                 idx[p] = _mm256_blendv_epi8(idx[p], kk, _mm256_castps_si256(lt));
             }
+        }
+        for (int p = 0; p < 4; ++p) {
+            const __m256i neg = _mm256_castps_si256(_mm256_cmp_ps(xv[p], _mm256_setzero_ps(), _CMP_LT_OQ));
+            const __m256i moved = _mm256_and_si256(neg, _mm256_cmpgt_epi32(idx[p], _mm256_setzero_si256()));
+            idx[p] = _mm256_add_epi32(idx[p], _mm256_and_si256(moved, _mm256_set1_epi32(8)));
         }
         store_nibbles8(idx[0], idx[2], blk[i].qs);
         store_nibbles8(idx[1], idx[3], blk[i].qs + 8);
