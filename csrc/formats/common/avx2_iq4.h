@@ -5,7 +5,6 @@
 #pragma once
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstdint>
 
 #include "dgk/tables.h"
@@ -29,68 +28,54 @@ static inline void iq4_decode_group(const uint8_t* qs, __m256 scale, __m128i lev
         _mm256_storeu_ps(dst + 8 * p, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[p]))));
 }
 
-// Level tables as floats, arranged for the branch-free bisection below.
+// Nearest level by midpoints. The scalar rule (iq4_nearest_level) brackets k[i] <= v < k[i+1]
+// and picks i when fl(v - k[i]) < fl(k[i+1] - v), else i+1. Both sides are monotone in v (IEEE
+// rounding is monotone), so the pick switches once inside a bracket; the switch is exactly at the
+// midpoint m_i = (k[i] + k[i+1]) / 2 (a half-integer, exact in float): at v = m_i the two
+// differences are equal and exact, just below it the left one is smaller (tests/test_isa_equality.py
+// has a row of midpoints and their neighbours; an exhaustive check over every float in
+// [k[0], k[15]] agreed when this was written). So the index is the count of midpoints <= v, found
+// by a 4-step bisection; counting with !(v < m) makes NaN count all 15, as the scalar search
+// returns 15 for NaN.
 struct Iq4Tables {
-    __m256 k0, k1, k4, k8, k12, inf;
-    __m256 odd;      // k[1], k[3], ..., k[15]: candidates of the last step, indexed by lo/2
-    __m256 quarter;  // k[2], k[6], k[10], k[14]: candidates of the third step, indexed by lo/4
+    __m256 m3, m7, m11;
+    __m256 even;     // m[0], m[2], ..., m[14]: last step, indexed by count/2
+    __m256 quarter;  // m[1], m[5], m[9], m[13]: third step, indexed by count/4
+    __m256 k_lo, k_hi;  // the levels as floats, k[0..7] and k[8..15]
     static Iq4Tables make() {
         const int8_t* k = kvalues_iq4nl;
+        float m[15];
+        for (int i = 0; i < 15; ++i) m[i] = 0.5f * (k[i] + k[i + 1]);  // exact
         Iq4Tables t;
-        t.k0 = _mm256_set1_ps(k[0]);
-        t.k1 = _mm256_set1_ps(k[1]);
-        t.k4 = _mm256_set1_ps(k[4]);
-        t.k8 = _mm256_set1_ps(k[8]);
-        t.k12 = _mm256_set1_ps(k[12]);
-        t.inf = _mm256_set1_ps(INFINITY);
-        t.odd = _mm256_setr_ps(k[1], k[3], k[5], k[7], k[9], k[11], k[13], k[15]);
-        t.quarter = _mm256_setr_ps(k[2], k[6], k[10], k[14], k[2], k[6], k[10], k[14]);
+        t.m3 = _mm256_set1_ps(m[3]);
+        t.m7 = _mm256_set1_ps(m[7]);
+        t.m11 = _mm256_set1_ps(m[11]);
+        t.even = _mm256_setr_ps(m[0], m[2], m[4], m[6], m[8], m[10], m[12], m[14]);
+        t.quarter = _mm256_setr_ps(m[1], m[5], m[9], m[13], m[1], m[5], m[9], m[13]);
+        t.k_lo = _mm256_setr_ps(k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]);
+        t.k_hi = _mm256_setr_ps(k[8], k[9], k[10], k[11], k[12], k[13], k[14], k[15]);
         return t;
     }
 };
 
-// Per lane, the bracket of v among the 16 sorted levels: lo = largest i with !(v < k[i]) (0 if
-// none), klo = k[lo], khi = k[lo+1] (+inf past the end), and near_lo = (v - klo < khi - v).
-// The scalar search (iq4_nearest_level) returns lo when near_lo holds, else lo+1, clamped:
-// for v <= k[0] near_lo holds and lo = 0; for v >= k[15] (NaN included) lo = 15 and the clamp
-// of lo+1 keeps 15.
-struct Iq4Bracket {
-    __m256i lo;
-    __m256 klo, khi, near_lo;
-};
-
-static inline void iq4_step(__m256 v, __m256 cand, int step, Iq4Bracket& b) {
-    const __m256 pass = _mm256_cmp_ps(v, cand, _CMP_NLT_UQ);  // !(v < cand): NaN passes
-    b.lo = _mm256_add_epi32(b.lo, _mm256_and_si256(_mm256_castps_si256(pass), _mm256_set1_epi32(step)));
-    b.klo = _mm256_blendv_ps(b.klo, cand, pass);
-    b.khi = _mm256_blendv_ps(cand, b.khi, pass);
+static inline __m256i iq4_count_step(__m256 v, __m256 mid, __m256i count, int step) {
+    const __m256 pass = _mm256_cmp_ps(v, mid, _CMP_NLT_UQ);  // mid <= v, or v is NaN
+    return _mm256_add_epi32(count, _mm256_and_si256(_mm256_castps_si256(pass), _mm256_set1_epi32(step)));
 }
 
-static inline Iq4Bracket iq4_bracket(__m256 v, const Iq4Tables& t) {
-    Iq4Bracket b;
-    b.lo = _mm256_setzero_si256();
-    b.klo = t.k0;
-    b.khi = t.inf;
-    iq4_step(v, t.k8, 8, b);
-    iq4_step(v, _mm256_blendv_ps(t.k4, t.k12, _mm256_castsi256_ps(_mm256_slli_epi32(b.lo, 28))), 4, b);
-    iq4_step(v, _mm256_permutevar8x32_ps(t.quarter, _mm256_srli_epi32(b.lo, 2)), 2, b);
-    iq4_step(v, _mm256_permutevar8x32_ps(t.odd, _mm256_srli_epi32(b.lo, 1)), 1, b);
-    b.near_lo = _mm256_cmp_ps(_mm256_sub_ps(v, b.klo), _mm256_sub_ps(b.khi, v), _CMP_LT_OQ);
-    return b;
-}
-
-// Level value k[nearest(v)] for finite v (the fit sums only see finite products).
-static inline __m256 iq4_level_value(__m256 v, const Iq4Tables& t) {
-    const Iq4Bracket b = iq4_bracket(v, t);
-    return _mm256_blendv_ps(b.khi, b.klo, b.near_lo);
-}
-
-// Level index nearest(v) for any v, as int32 lanes.
+// Level index nearest(v) in 0..15 for any v, as int32 lanes.
 static inline __m256i iq4_level_index(__m256 v, const Iq4Tables& t) {
-    const Iq4Bracket b = iq4_bracket(v, t);
-    const __m256i idx = _mm256_sub_epi32(_mm256_add_epi32(b.lo, _mm256_set1_epi32(1)),
-                                         _mm256_and_si256(_mm256_castps_si256(b.near_lo), _mm256_set1_epi32(1)));
-    return _mm256_min_epi32(idx, _mm256_set1_epi32(15));
+    __m256i c = iq4_count_step(v, t.m7, _mm256_setzero_si256(), 8);
+    c = iq4_count_step(v, _mm256_blendv_ps(t.m3, t.m11, _mm256_castsi256_ps(_mm256_slli_epi32(c, 28))), c, 4);
+    c = iq4_count_step(v, _mm256_permutevar8x32_ps(t.quarter, _mm256_srli_epi32(c, 2)), c, 2);
+    return iq4_count_step(v, _mm256_permutevar8x32_ps(t.even, _mm256_srli_epi32(c, 1)), c, 1);
+}
+
+// Level value k[nearest(v)] as float.
+static inline __m256 iq4_level_value(__m256 v, const Iq4Tables& t) {
+    const __m256i c = iq4_level_index(v, t);  // permutevar reads the low 3 bits; bit 3 picks the half
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(t.k_lo, c), _mm256_permutevar8x32_ps(t.k_hi, c),
+                            _mm256_castsi256_ps(_mm256_slli_epi32(c, 28)));
 }
 
 // Quantizes a group of 32 with inverse scale id and packs it: byte j = L[j] | L[j+16] << 4.
