@@ -1,0 +1,36 @@
+// IQ3_XXS AVX2 kernels. Decode: one vector per 8 weights (two 4-weight grid points), each lane the
+// scalar decoder's operations.
+#include <cstring>
+
+#include "../common/avx2_iq_decode.h"
+#include "dgk/blocks.h"
+#include "dgk/fp.h"
+#include "dgk/kernels.h"
+#include "dgk/registry.h"
+#include "dgk/tables.h"
+
+namespace dgk::avx2 {
+
+void decode_iq3_xxs(const void* src, float* dst, int64_t nblocks) {
+    const auto* blocks = static_cast<const block_iq3_xxs*>(src);
+    for (int64_t b = 0; b < nblocks; ++b) {
+        const block_iq3_xxs& blk = blocks[b];
+        const float d = fp16_to_f32(blk.d);
+        for (int g = 0; g < QK_K / 32; ++g, dst += 32) {
+            uint32_t aux;
+            std::memcpy(&aux, blk.qs + QK_K / 4 + 4 * g, sizeof(aux));
+            const __m256 db = _mm256_set1_ps(d * (0.5f + (float)(aux >> 28)) * 0.5f);
+            const uint8_t* idx = blk.qs + 8 * g;
+            for (int l = 0; l < 4; ++l) {
+                const uint64_t pair = (uint64_t)iq3xxs_grid[idx[2 * l]] | ((uint64_t)iq3xxs_grid[idx[2 * l + 1]] << 32);
+                iq_store_signed8(dst + 8 * l, db, pair, ksigns_iq2xs[(aux >> (7 * l)) & 127u]);
+            }
+        }
+    }
+}
+
+}  // namespace dgk::avx2
+
+namespace dgk {
+extern const IsaKernels avx2_kernels_iq3_xxs = {FormatId::IQ3_XXS, avx2::decode_iq3_xxs, nullptr};
+}
