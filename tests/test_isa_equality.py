@@ -31,6 +31,7 @@ def adversarial_rows(rng, n: int) -> np.ndarray:
         np.where(rng.random(n) < 0.01, g * 50, g).astype(np.float32),  # outliers
         rng.standard_t(3, n).astype(np.float32),
         np.abs(g) + 0.1,
+        (g * 1e19).astype(np.float32),                                  # x*x overflows: inf/NaN weights
     ]
     return np.stack(rows)
 
