@@ -1,7 +1,7 @@
 // AVX2 form of the IQ3 group search (iq3_group_search.cpp, ggml's quantize_row_iq3_*_impl core):
 // eight trial scales run side by side, one per lane, each lane doing exactly the scalar search's
 // operations. The neighbour distance of an off-grid quadruple is a sum of four terms
-// w_i*(s*q_i - x_i)^2 that depend only on (coordinate, level, lane scale), so each needed term is
+// w_i*(s*q_i - x_i)^2 that depend only on (coordinate, level, lane scale), so each term is
 // computed once per quadruple into a table T and every candidate is then three adds.
 // For AVX2-compiled files only; everything is `static`, so each including file has its own copy.
 #pragma once
@@ -26,25 +26,9 @@ struct Iq3LaneIndex {
         uint32_t key;     // the candidate's packed levels
     };
     int32_t grid_of_key[ref::Iq3GridIndex::kKeys];  // 32-bit copy for gathers; -1: off grid
-    uint32_t need[ref::Iq3GridIndex::kKeys];        // bit 8i+l: a listed neighbour has level l at coordinate i
-    uint8_t window[ref::Iq3GridIndex::kKeys][4];    // iq3_windows of need[k]
     uint32_t begin[ref::Iq3GridIndex::kKeys + 1];   // candidates of key k: cand[begin[k] .. begin[k+1])
     std::vector<Cand> cand;                          // same order as the scalar index (distance, index)
 };
-
-// Per coordinate, which terms a set of candidates reads (bit 8i+l of need: level l at coordinate
-// i): the four levels from win[i] when they cover the needed ones (~95% of keys), else 8 = all.
-static inline void iq3_windows(uint32_t need, uint8_t win[4]) {
-    for (int i = 0; i < 4; ++i) {
-        const unsigned m = (need >> (8 * i)) & 0xffu;
-        if (!m) {
-            win[i] = 0;
-            continue;
-        }
-        const int lo = __builtin_ctz(m), hi = 31 - __builtin_clz(m);
-        win[i] = (uint8_t)(hi - lo < 4 ? (lo < 4 ? lo : 4) : 8);
-    }
-}
 
 static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
     const ref::Iq3GridIndex& g = ref::iq3_grid_index(grid_size);
@@ -53,7 +37,6 @@ static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
     for (int key = 0; key < ref::Iq3GridIndex::kKeys; ++key) {
         ix->grid_of_key[key] = g.grid_of_key[key];
         ix->begin[key] = (uint32_t)ix->cand.size();
-        uint32_t need = 0;
         for (uint32_t c = g.nb_begin[key]; c < g.nb_begin[key + 1]; ++c) {
             const int j = g.nb[c];
             Iq3LaneIndex::Cand cd{};
@@ -61,15 +44,12 @@ static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
                 const unsigned l = g.level[4 * j + i];
                 cd.toff[i] = (uint8_t)(4 * (8 * i + l));  // 8 bytes per unit: 8*toff = 32*(8i+l)
                 cd.key |= l << (3 * i);
-                need |= 1u << (8 * i + l);
             }
             ix->cand.push_back(cd);
         }
         // Pad to an even count with a copy of the last candidate, so the lane loop can take two at
         // a time: an equal distance never replaces the best (strict <), so the copy changes nothing.
         if ((ix->cand.size() - ix->begin[key]) % 2) ix->cand.push_back(ix->cand.back());
-        ix->need[key] = need;
-        iq3_windows(need, ix->window[key]);
     }
     ix->begin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->cand.size();
     return ix;
@@ -130,7 +110,6 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
             uint32_t dkey[8];
             unsigned dlanes[8];
             int nd = 0;
-            uint32_t need = 0;
             for (unsigned rem = off; rem;) {
                 const uint32_t k0 = out.key[k][__builtin_ctz(rem)];
                 const unsigned same = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
@@ -138,29 +117,12 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
                 rem &= ~same;
                 dkey[nd] = k0;
                 dlanes[nd++] = same;
-                need |= ix.need[k0];
             }
             const float* w4 = in.waux + 4 * k;
-            // Only the terms the candidates read (a four-level window per coordinate, mostly).
-            uint8_t win_union[4];
-            const uint8_t* win = ix.window[dkey[0]];
-            if (nd > 1) {
-                iq3_windows(need, win_union);
-                win = win_union;
-            }
+            // Every level's term (cheaper than selecting the ~12 the candidates read).
             for (int i = 0; i < 4; ++i) {
                 const __m256 xi = _mm256_set1_ps(x4[i]), wi = _mm256_set1_ps(w4[i]);
-                __m256* t = terms + 8 * i;
-                if (win[i] < 8) {
-                    const __m256* s4 = sq + win[i];
-                    __m256* t4 = t + win[i];
-                    t4[0] = iq_sq_err(s4[0], xi, wi);
-                    t4[1] = iq_sq_err(s4[1], xi, wi);
-                    t4[2] = iq_sq_err(s4[2], xi, wi);
-                    t4[3] = iq_sq_err(s4[3], xi, wi);
-                } else {
-                    for (int l = 0; l < 8; ++l) t[l] = iq_sq_err(sq[l], xi, wi);
-                }
+                for (int l = 0; l < 8; ++l) terms[8 * i + l] = iq_sq_err(sq[l], xi, wi);
             }
             for (int d = 0; d < nd; ++d) {
                 const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.begin[dkey[d]];
