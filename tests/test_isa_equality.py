@@ -49,6 +49,7 @@ def adversarial_rows(rng, n: int) -> np.ndarray:
         np.where(np.arange(n) % 32 == 0, -127, rng.integers(-254, 255, n) / 2).astype(np.float32),
         # same first fit (v = -x), v on a midpoint of two IQ4 levels or one ulp either side
         np.where(np.arange(n) % 32 == 0, np.float32(-127), -_iq4_near_midpoints(rng, n)),
+        (g * 1e19).astype(np.float32),                                  # x*x overflows: inf/NaN weights
     ]
     return np.stack(rows)
 
