@@ -280,7 +280,7 @@ def size_budget(src, file_size: int, policy: str, imatrix=None, candidates=None)
 
 
 def quantize_file(src, dst, plan: Plan, *, imatrix=None, threads=None, overwrite: bool = False,
-                  progress: bool = True, _fail_after: int | None = None) -> QuantizeResult:
+                  progress: bool = True) -> QuantizeResult:
     """Write `src` quantized by `plan` to `dst` (atomically; refuses to replace `dst` unless `overwrite`)."""
     t0 = time.perf_counter()
     reader = open_gguf(src)
@@ -312,9 +312,7 @@ def quantize_file(src, dst, plan: Plan, *, imatrix=None, threads=None, overwrite
             w.write_kv_data_to_file()
             w.write_ti_data_to_file()
             bar = Progress(model.n_weights, "quantizing", enabled=progress)
-            for i, rt in enumerate(reader.tensors):
-                if _fail_after is not None and i >= _fail_after:
-                    raise RuntimeError("interrupted (test hook)")
+            for rt in reader.tensors:
                 c = choices[rt.name]
                 w.write_tensor_data(_encode(reader, rt, model.tensor(rt.name), c, im, threads))
                 release(reader, rt)
