@@ -22,7 +22,7 @@ LEGACY_RULES = {"token_embedding_type": "Q8_0", "output_tensor_type": "Q8_0", "r
 
 
 def write_tiny_model(path, *, n_layer=4, n_embd=256, n_ff=512, n_head=4, n_head_kv=2, n_vocab=320, tied=False,
-                     seed=0, matrix_type="F16", quantized=None):
+                     seed=0, matrix_type="F16", quantized=None, norm_type="F32"):
     """A Llama-shaped GGUF with random weights: F32 norms, `matrix_type` matrices (F32/F16/BF16), a BF16
     attn_q in layer 0, and tensors listed in `quantized` stored in that legacy format ({name: fmt})."""
     rng = np.random.default_rng(seed)
@@ -43,7 +43,7 @@ def write_tiny_model(path, *, n_layer=4, n_embd=256, n_ff=512, n_head=4, n_head_
 
     def add(name, shape, kind=None):
         x = (rng.standard_normal(shape) * 0.02).astype(np.float32)
-        kind = kind or (quantized.get(name) or matrix_type if len(shape) > 1 else "F32")
+        kind = kind or (quantized.get(name) or matrix_type if len(shape) > 1 else norm_type)
         if kind == "F32":
             w.add_tensor(name, x)
         elif kind == "F16":
@@ -188,6 +188,18 @@ def test_format_needing_imatrix_is_refused_without_one(tiny, tmp_path):
     with pytest.raises(ValueError, match="importance matrix"):
         quantizer.quantize_file(tiny, tmp_path / "o.gguf", plan, progress=False)
     assert not (tmp_path / "o.gguf").exists()
+
+
+def test_f16_norms_become_f32(tmp_path):
+    src = write_tiny_model(tmp_path / "n.gguf", norm_type="F16", n_layer=1)
+    plan = legacy_plan(src)
+    c = plan.choice("blk.0.attn_norm.weight")
+    assert (c.source_format, c.format, c.quantizable) == ("F16", "F32", False)
+    quantizer.quantize_file(src, tmp_path / "o.gguf", plan, progress=False)
+    a = next(t for t in open_gguf(src).tensors if t.name == "blk.0.attn_norm.weight")
+    b = next(t for t in gguf.GGUFReader(tmp_path / "o.gguf").tensors if t.name == "blk.0.attn_norm.weight")
+    assert b.tensor_type.name == "F32"
+    assert np.array_equal(np.asarray(b.data), np.asarray(a.data).astype(np.float32))
 
 
 def test_tied_embeddings_file(tmp_path):

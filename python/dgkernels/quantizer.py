@@ -147,7 +147,7 @@ def budget_plan(reader, model: ModelSpec, *, target: str | None = None, imatrix:
     sens = {k: float(v) for k, v in (sensitivity or {}).items()}
     fixed = [t for t in model.tensors if not llama_policy.quantizable(t)]
     free = [t for t in model.tensors if llama_policy.quantizable(t)]
-    budget = total - sum(tensor_bytes(t, t.source_format) for t in fixed)
+    budget = total - sum(tensor_bytes(t, llama_policy.kept_format(t)) for t in fixed)
     notes: list[str] = []
     unavailable: set[str] = set()
     measured = errors if errors is not None else {}
@@ -189,10 +189,10 @@ def budget_plan(reader, model: ModelSpec, *, target: str | None = None, imatrix:
                                        n_weights=t.n_weights, bytes=o.bytes, predicted_error=o.error)
         by_bytes[o.format] = by_bytes.get(o.format, 0) + o.bytes
     for t in fixed:
+        kept = llama_policy.kept_format(t)
         choices[t.name] = TensorChoice(name=t.name, shape=tuple(t.shape), source_format=t.source_format,
-                                       format=t.source_format, reason="not quantized (llama.cpp keeps it)",
-                                       n_weights=t.n_weights, bytes=tensor_bytes(t, t.source_format),
-                                       quantizable=False)
+                                       format=kept, reason="not quantized", n_weights=t.n_weights,
+                                       bytes=tensor_bytes(t, kept), quantizable=False)
     tname, ftype = _ftype_for(by_bytes, target)
     plan = Plan(policy="budget", target=tname, ftype=ftype, model=model,
                 tensors=[choices[t.name] for t in model.tensors], notes=notes)

@@ -52,6 +52,12 @@ def quantizable(t: TensorSpec) -> bool:
     return not any(s in t.name for s in never["substrings"])
 
 
+def kept_format(t: TensorSpec) -> str:
+    """Format of a tensor that is not quantized: as stored, except that 1-D tensors (norms, biases) stored
+    as F16/BF16 become F32, the type ggml's ops expect for them."""
+    return "F32" if t.n_dims == 1 and t.source_format in ("F16", "BF16") else t.source_format
+
+
 def fallback(t: TensorSpec, fmt: str) -> tuple[str, Fallback | None]:
     """The format llama.cpp uses when `fmt`'s block does not divide the row length, and what it costs."""
     if not format_info(fmt).is_quantized or t.row_length % format_info(fmt).block_weights == 0:
@@ -87,7 +93,7 @@ def choose(model: ModelSpec, target: str, *, has_imatrix: bool = False, options:
     counts: dict[str, int] = {}
     for t in model.ordered():
         if not quantizable(t):
-            yield t, t.source_format, "not quantized (llama.cpp keeps it)", False
+            yield t, kept_format(t), "not quantized", False
             continue
         cat = t.category
         eff = "tied_token_embd" if cat == "token_embd" and model.tied_embeddings else cat
