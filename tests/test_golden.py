@@ -45,9 +45,17 @@ def test_golden_decode_half(fmt, entry, isa):
     key = f"{entry['case']}/{entry['variant']}"
     enc, dec = z[f"{key}/enc"], z[f"{key}/dec"].astype(np.float32)
     f16 = dg.dequantize(enc, fmt, dtype=np.float16)
-    assert_floats_identical(fmt, f16, dec.reshape(f16.shape).astype(np.float16))
+    assert_floats_identical(fmt, f16.view(np.uint16), _f16_bits(dec.reshape(f16.shape)))
     bf16 = dg.dequantize(enc, fmt, dtype="bfloat16").view(np.uint16)
     assert_floats_identical(fmt, bf16, _bf16_bits(dec.reshape(bf16.shape)))
+
+
+def _f16_bits(x: np.ndarray) -> np.ndarray:
+    """numpy's round-to-nearest-even, with ggml's NaN convention (sign | 0x7E00)."""
+    with np.errstate(over="ignore"):  # values beyond fp16 range become inf, as they must
+        h = x.astype(np.float16).view(np.uint16)
+    nan_bits = ((x.view(np.uint32) >> 16) & 0x8000 | 0x7E00).astype(np.uint16)
+    return np.where(np.isnan(x), nan_bits, h)
 
 
 def _bf16_bits(x: np.ndarray) -> np.ndarray:

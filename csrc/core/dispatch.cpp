@@ -14,7 +14,12 @@ constexpr int64_t kMinWeightsPerThread = 1 << 15;
 constexpr int64_t kDecodeChunkWeights = 4096;  // f16/bf16 output: decode through an L1-sized buffer
 }  // namespace
 
-void convert_f32(const float* src, void* dst, OutType out, int64_t n, Isa /*isa*/) {
+namespace avx2 {
+void convert_f32(const float* src, void* dst, OutType out, int64_t n);  // avx2_convert.cpp
+}
+
+void convert_f32(const float* src, void* dst, OutType out, int64_t n, Isa isa) {
+    if (isa == Isa::Avx2) return avx2::convert_f32(src, dst, out, n);
     uint16_t* d = static_cast<uint16_t*>(dst);
     if (out == OutType::F16) {
         for (int64_t i = 0; i < n; ++i) d[i] = f32_to_fp16(src[i]);

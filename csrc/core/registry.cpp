@@ -27,9 +27,6 @@ const Kernels kScalar[kNumFormats] = {
 
 }  // namespace
 
-// Defined in csrc/core/avx2_table.cpp: AVX2 overrides (null entries fall back to scalar).
-const Kernels* avx2_kernel_table();
-
 const FormatInfo& format_info(FormatId f) { return kInfo[static_cast<int>(f)]; }
 
 const Kernels& kernels(FormatId f, Isa isa) {

@@ -1,10 +1,38 @@
-// IQ4_NL: PLACEHOLDER until its kernels land (raises NotImplementedError).
+// IQ4_NL: 32 weights on the 16 non-linear levels kvalues_iq4nl, one fp16 scale per block.
+// The encoder is ggml_quantize_chunk's (quantize_iq4_nl): scale search over the block, then the
+// levels are re-chosen with the unrounded scale (not the CPU backend's single-pass from_float).
+#include "../common/iq4_search.h"
+#include "dgk/blocks.h"
+#include "dgk/fp.h"
 #include "dgk/kernels.h"
-#include "dgk/registry.h"
+#include "dgk/tables.h"
 
 namespace dgk::ref {
 
-void decode_iq4_nl(const void*, float*, int64_t) { throw NotImplemented("decoding IQ4_NL is not implemented yet"); }
-void encode_iq4_nl(const float*, void*, int64_t, const float*) { throw NotImplemented("encoding IQ4_NL is not implemented yet"); }
+void decode_iq4_nl(const void* src, float* dst, int64_t nblocks) {
+    const auto* blk = static_cast<const block_iq4_nl*>(src);
+    for (int64_t i = 0; i < nblocks; ++i, dst += QK) {
+        const float d = fp16_to_f32(blk[i].d);
+        for (int j = 0; j < QK / 2; ++j) {
+            dst[j] = d * kvalues_iq4nl[blk[i].qs[j] & 0x0f];
+            dst[j + QK / 2] = d * kvalues_iq4nl[blk[i].qs[j] >> 4];
+        }
+    }
+}
+
+void encode_iq4_nl(const float* x, void* dst, int64_t n, const float* imatrix) {
+    auto* blk = static_cast<block_iq4_nl*>(dst);
+    float w[QK];
+    uint8_t L[QK];
+    for (int64_t i = 0; i < n / QK; ++i, x += QK) {
+        const float* qw = imatrix ? imatrix + i * QK : nullptr;
+        iq4_group_weights(x, qw, iq4_sigma2(x, QK), w);
+        const float d = iq4_group_scale(x, w);
+        blk[i].d = f32_to_fp16(d);
+        // A near-zero block gets d = 0 and id = 0, i.e. every weight on the level nearest 0.
+        iq4_levels(x, d ? 1 / d : 0, L);
+        iq4_pack(L, blk[i].qs);
+    }
+}
 
 }  // namespace dgk::ref

@@ -1,10 +1,56 @@
-// Q4_1: PLACEHOLDER until its kernels land (raises NotImplementedError).
+// Q4_1: 32 weights as 4-bit q with fp16 scale d and offset m, value = q * d + m.
+// Encoders follow ggml's quantize_row_q4_1_ref (min/max) and quantize_row_q4_1_impl (imatrix).
+#include "../common/legacy_pack.h"
+#include "../common/scale_search.h"
+#include "dgk/fp.h"
 #include "dgk/kernels.h"
-#include "dgk/registry.h"
 
 namespace dgk::ref {
 
-void decode_q4_1(const void*, float*, int64_t) { throw NotImplemented("decoding Q4_1 is not implemented yet"); }
-void encode_q4_1(const float*, void*, int64_t, const float*) { throw NotImplemented("encoding Q4_1 is not implemented yet"); }
+void decode_q4_1(const void* src, float* dst, int64_t nblocks) {
+    const auto* blocks = static_cast<const block_q4_1*>(src);
+    int q[QK];
+    for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
+        const float d = fp16_to_f32(blocks[b].d);
+        const float m = fp16_to_f32(blocks[b].m);
+        unpack_q4(blocks[b].qs, q);
+        for (int j = 0; j < QK; ++j) dst[j] = static_cast<float>(q[j]) * d + m;
+    }
+}
+
+// d spans [min, max] in 15 steps; q = MIN(15, (int8)((x - min)/d + 0.5)).
+static void encode_block_plain(const float* x, block_q4_1& out) {
+    float mn, mx;
+    block_min_max(x, &mn, &mx);
+    const float d = (mx - mn) / 15;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    out.d = f32_to_fp16(d);
+    out.m = f32_to_fp16(mn);
+    uint8_t q[QK];
+    for (int j = 0; j < QK; ++j) q[j] = clamp_s8_to_u8((x[j] - mn) * id + 0.5f, 15);
+    pack_q4(q, out.qs);
+}
+
+void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
+    auto* out = static_cast<block_q4_1*>(dst);
+    const int64_t nb = n / QK;
+    if (!imatrix) {
+        for (int64_t b = 0; b < nb; ++b) encode_block_plain(x + b * QK, out[b]);
+        return;
+    }
+    // Weighted (scale, min) search; make_qkx3_quants reports -min, stored negated back.
+    const float sigma2 = row_sigma2(x, n);
+    float w[QK];
+    uint8_t L[QK], Laux[QK];
+    for (int64_t b = 0; b < nb; ++b) {
+        const float* xb = x + b * QK;
+        imatrix_weights(xb, imatrix + b * QK, sigma2, w);
+        float neg_min;
+        const float d = make_qkx3_quants(QK, 15, xb, w, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
+        out[b].d = f32_to_fp16(d);
+        out[b].m = f32_to_fp16(-neg_min);
+        pack_q4(L, out[b].qs);
+    }
+}
 
 }  // namespace dgk::ref

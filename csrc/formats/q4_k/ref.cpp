@@ -1,10 +1,128 @@
-// Q4_K: PLACEHOLDER until its kernels land (raises NotImplementedError).
+// Q4_K: 256 weights in 8 sub-blocks of 32; 4-bit quants with a 6-bit scale and a 6-bit min per
+// sub-block (packed in 12 bytes), times fp16 super-block factors d and dmin.
+// Encoders follow ggml's quantize_row_q4_K_ref (no imatrix) and quantize_row_q4_K_impl (imatrix).
+#include <cmath>
+
+#include "../common/kquant_scales.h"
+#include "../common/scale_search.h"
+#include "dgk/blocks.h"
+#include "dgk/fp.h"
 #include "dgk/kernels.h"
-#include "dgk/registry.h"
 
 namespace dgk::ref {
 
-void decode_q4_k(const void*, float*, int64_t) { throw NotImplemented("decoding Q4_K is not implemented yet"); }
-void encode_q4_k(const float*, void*, int64_t, const float*) { throw NotImplemented("encoding Q4_K is not implemented yet"); }
+namespace {
+
+// Final pass shared by both encoders: requantize every sub-block with a non-zero stored scale,
+// then pack sub-blocks 2c (low nibbles) and 2c+1 (high nibbles) into bytes 32c..32c+31.
+void requantize_and_pack(const float* x, block_q4_k& b, uint8_t* L) {
+    const float d_all = fp16_to_f32(b.d);
+    const float m_all = fp16_to_f32(b.dmin);
+    for (int j = 0; j < 8; ++j) {
+        uint8_t sc, m;
+        kq::unpack_scale_min6(b.scales, j, &sc, &m);
+        const float d = d_all * (float)sc;
+        if (d == 0.0f) continue;
+        const float dm = m_all * (float)m;
+        for (int i = 0; i < 32; ++i) {
+            int l = nearest_int((x[32 * j + i] + dm) / d);
+            L[32 * j + i] = (uint8_t)(l < 0 ? 0 : (l > 15 ? 15 : l));
+        }
+    }
+    for (int c = 0; c < 4; ++c) {
+        for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
+    }
+}
+
+void encode_block_plain(const float* x, block_q4_k& b) {
+    uint8_t L[256], Laux[32];
+    float w[32], scales[8], mins[8];
+    float max_scale = 0.0f, max_min = 0.0f;
+    for (int j = 0; j < 8; ++j) {
+        const float* xs = x + 32 * j;
+        // Weights: the sub-block's rms plus |x|, so large values matter more but none is ignored.
+        float sum_x2 = 0.0f;
+        for (int i = 0; i < 32; ++i) sum_x2 += xs[i] * xs[i];
+        const float av_x = std::sqrt(sum_x2 / 32.f);
+        for (int i = 0; i < 32; ++i) w[i] = av_x + std::fabs(xs[i]);
+        scales[j] = make_qkx2_quants(32, 15, xs, w, L + 32 * j, &mins[j], Laux, -1.f, 0.1f, 20, false);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+
+    const float inv_scale = max_scale > 0.0f ? 63.f / max_scale : 0.0f;
+    const float inv_min = max_min > 0.0f ? 63.f / max_min : 0.0f;
+    uint8_t ls[8], lm[8];
+    for (int j = 0; j < 8; ++j) {
+        // Truncate to a byte first, then clamp: the order ggml uses.
+        const uint8_t a = (uint8_t)nearest_int(inv_scale * scales[j]);
+        const uint8_t c = (uint8_t)nearest_int(inv_min * mins[j]);
+        ls[j] = a < 63 ? a : 63;
+        lm[j] = c < 63 ? c : 63;
+    }
+    kq::pack_scale_min6(ls, lm, b.scales);
+    b.d = f32_to_fp16(max_scale / 63.f);
+    b.dmin = f32_to_fp16(max_min / 63.f);
+    requantize_and_pack(x, b, L);
+}
+
+void encode_block_imatrix(const float* x, const float* qw, block_q4_k& b) {
+    uint8_t L[256], Laux[32], Ls[8], Lm[8];
+    float w[32], sw[8], scales[8], mins[8];
+
+    float sum_x2 = 0.0f;
+    for (int i = 0; i < 256; ++i) sum_x2 += x[i] * x[i];
+    const float sigma2 = 2 * sum_x2 / 256.f;
+
+    for (int j = 0; j < 8; ++j) {
+        const float* xs = x + 32 * j;
+        for (int i = 0; i < 32; ++i) w[i] = qw[32 * j + i] * std::sqrt(sigma2 + xs[i] * xs[i]);
+        float s = 0.0f;
+        for (int i = 0; i < 32; ++i) s += w[i];
+        sw[j] = s;
+        scales[j] = make_qkx3_quants(32, 15, xs, w, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+    }
+
+    const float d_block = make_qp_quants(8, 63, scales, Ls, sw);
+    const float m_block = make_qp_quants(8, 63, mins, Lm, sw);
+    // ggml packs these codes unclamped here (unlike Q5_K); keep that.
+    kq::pack_scale_min6(Ls, Lm, b.scales);
+    b.d = f32_to_fp16(d_block);
+    b.dmin = f32_to_fp16(m_block);
+    requantize_and_pack(x, b, L);
+}
+
+}  // namespace
+
+void decode_q4_k(const void* src, float* dst, int64_t nblocks) {
+    const auto* blocks = static_cast<const block_q4_k*>(src);
+    for (int64_t ib = 0; ib < nblocks; ++ib) {
+        const block_q4_k& b = blocks[ib];
+        const float d = fp16_to_f32(b.d);
+        const float dmin = fp16_to_f32(b.dmin);
+        float* y = dst + ib * 256;
+        for (int c = 0; c < 4; ++c) {
+            uint8_t sc, m;
+            kq::unpack_scale_min6(b.scales, 2 * c, &sc, &m);
+            const float d1 = d * (float)sc, m1 = dmin * (float)m;
+            kq::unpack_scale_min6(b.scales, 2 * c + 1, &sc, &m);
+            const float d2 = d * (float)sc, m2 = dmin * (float)m;
+            const uint8_t* q = b.qs + 32 * c;
+            for (int l = 0; l < 32; ++l) y[64 * c + l] = d1 * (float)(q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; ++l) y[64 * c + 32 + l] = d2 * (float)(q[l] >> 4) - m2;
+        }
+    }
+}
+
+void encode_q4_k(const float* x, void* dst, int64_t n, const float* imatrix) {
+    auto* blocks = static_cast<block_q4_k*>(dst);
+    for (int64_t ib = 0; ib < n / 256; ++ib) {
+        if (imatrix) {
+            encode_block_imatrix(x + 256 * ib, imatrix + 256 * ib, blocks[ib]);
+        } else {
+            encode_block_plain(x + 256 * ib, blocks[ib]);
+        }
+    }
+}
 
 }  // namespace dgk::ref

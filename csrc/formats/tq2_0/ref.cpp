@@ -1,10 +1,45 @@
-// TQ2_0: PLACEHOLDER until its kernels land (raises NotImplementedError).
+// TQ2_0: ternary weights {-1, 0, 1} as 2-bit codes 0..2, 256 per block, one fp16 scale d = amax.
+// Byte b of 32-byte chunk c holds elements 128c + b + 32k in bits 2k..2k+1 (k = 0..3).
+#include <cmath>
+
+#include "dgk/blocks.h"
+#include "dgk/fp.h"
 #include "dgk/kernels.h"
-#include "dgk/registry.h"
+#include "../common/ternary.h"
 
 namespace dgk::ref {
 
-void decode_tq2_0(const void*, float*, int64_t) { throw NotImplemented("decoding TQ2_0 is not implemented yet"); }
-void encode_tq2_0(const float*, void*, int64_t, const float*) { throw NotImplemented("encoding TQ2_0 is not implemented yet"); }
+void decode_tq2_0(const void* src, float* dst, int64_t nblocks) {
+    const auto* blk = static_cast<const block_tq2_0*>(src);
+    for (int64_t i = 0; i < nblocks; ++i) {
+        const float d = fp16_to_f32(blk[i].d);
+        for (int c = 0; c < 2; ++c) {
+            const uint8_t* qs = blk[i].qs + 32 * c;
+            for (int k = 0; k < 4; ++k)
+                for (int b = 0; b < 32; ++b) {
+                    // code 3 never comes from the encoder; it decodes to 2*d like ggml
+                    const int code = (qs[b] >> (2 * k)) & 3;
+                    *dst++ = (float)(code - 1) * d;
+                }
+        }
+    }
+}
+
+void encode_tq2_0(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
+    auto* blk = static_cast<block_tq2_0*>(dst);
+    for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K) {
+        const float d = ternary_amax(x);
+        const float id = d ? 1.0f / d : 0.0f;
+        blk[i].d = f32_to_fp16(d);
+        for (int c = 0; c < 2; ++c) {
+            const float* xc = x + 128 * c;
+            for (int b = 0; b < 32; ++b) {
+                uint8_t byte = 0;
+                for (int k = 0; k < 4; ++k) byte |= (uint8_t)(ternary_digit(xc[b + 32 * k] * id) << (2 * k));
+                blk[i].qs[32 * c + b] = byte;
+            }
+        }
+    }
+}
 
 }  // namespace dgk::ref

@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <cstring>
 
+// `static`: every translation unit gets its own copy, so an AVX2-compiled copy can never be the one
+// the linker picks for scalar code (an ODR-merged inline would risk SIGILL on older CPUs).
 #if defined(__CUDACC__)
-#define DGK_HD __host__ __device__ inline
+#define DGK_HD static __host__ __device__ inline
 #else
-#define DGK_HD inline
+#define DGK_HD static inline
 #endif
 
 namespace dgk {

@@ -29,6 +29,13 @@ struct Kernels {
     EncodeFn encode = nullptr;
 };
 
+// One ISA's kernels of one format (null = use the scalar reference), see csrc/core/isa_tables.cpp.
+struct IsaKernels {
+    FormatId format;
+    DecodeFn decode;
+    EncodeFn encode;
+};
+
 struct FormatInfo {
     const char* name;
     int type_id;
@@ -41,6 +48,7 @@ struct FormatInfo {
 const FormatInfo& format_info(FormatId f);
 // Kernels of format f for an instruction set; an ISA without its own kernel falls back to scalar.
 const Kernels& kernels(FormatId f, Isa isa);
+const Kernels* avx2_kernel_table();
 
 // Raised by an encoder that the project has not implemented yet (Python: NotImplementedError).
 struct NotImplemented : std::logic_error {

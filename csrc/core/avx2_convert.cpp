@@ -1,0 +1,43 @@
+// AVX2/F16C f32 -> f16/bf16 conversion for decode output. Compiled with AVX2 flags (this file
+// only); must give exactly the scalar helpers' bits, NaN conventions included.
+#include <immintrin.h>
+
+#include "dgk/dispatch.h"
+#include "dgk/fp.h"
+
+namespace dgk::avx2 {
+
+void convert_f32(const float* src, void* dst, OutType out, int64_t n) {
+    auto* d = static_cast<uint16_t*>(dst);
+    int64_t i = 0;
+    if (out == OutType::F16) {
+        const __m256 quiet = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000));
+        const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(0x80000000u)));
+        for (; i + 8 <= n; i += 8) {
+            __m256 v = _mm256_loadu_ps(src + i);
+            // F16C keeps NaN payload bits; the scalar rule maps every NaN to sign|0x7E00, which is
+            // what F16C produces for the canonical quiet NaN of the same sign.
+            const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+            v = _mm256_blendv_ps(v, _mm256_or_ps(_mm256_and_ps(v, sign_mask), quiet), nan);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+        }
+        for (; i < n; ++i) d[i] = f32_to_fp16(src[i]);
+    } else {
+        const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+        const __m256i bias = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1), quiet = _mm256_set1_epi32(64);
+        for (; i + 8 <= n; i += 8) {
+            const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+            const __m256i hi = _mm256_srli_epi32(u, 16);
+            const __m256i rounded = _mm256_srli_epi32(
+                _mm256_add_epi32(u, _mm256_add_epi32(bias, _mm256_and_si256(hi, one))), 16);
+            const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs_mask), inf);
+            const __m256i r = _mm256_blendv_epi8(rounded, _mm256_or_si256(hi, quiet), nan);
+            // Pack 8 x u32 (each < 2^16) to 8 x u16 in order.
+            const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0xd8);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), _mm256_castsi256_si128(packed));
+        }
+        for (; i < n; ++i) d[i] = f32_to_bf16(src[i]);
+    }
+}
+
+}  // namespace dgk::avx2
