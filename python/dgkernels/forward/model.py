@@ -247,8 +247,8 @@ class Model:
         k = self._rope(k, cos, sin)
         if hp.q_scale != 1.0:
             q = q * np.float32(hp.q_scale)
-        k = k.transpose(0, 2, 1, 3)  # (B, n_kv, T, hd)
-        v = v.transpose(0, 2, 1, 3)
+        k = np.ascontiguousarray(k.transpose(0, 2, 1, 3))  # (B, n_kv, T, hd)
+        v = np.ascontiguousarray(v.transpose(0, 2, 1, 3))
         if cache is not None:
             cache.k[il][:, :, pos0:pos0 + T] = k
             cache.v[il][:, :, pos0:pos0 + T] = v
@@ -263,16 +263,19 @@ class Model:
             hidden |= (qpos - kpos) >= hp.swa_window
         mask = np.where(hidden, np.float32(-np.inf), np.float32(0.0))
         g = hp.n_head // hp.n_head_kv
-        qh = q.transpose(0, 2, 1, 3).reshape(B, hp.n_head_kv, g, T, hp.head_dim)
-        out = np.empty((B, hp.n_head_kv, g, T, hp.head_dim), np.float32)
-        for h in range(hp.n_head_kv):  # one KV head at a time bounds the score matrix's memory
-            s = qh[:, h] @ k[:, h, None].transpose(0, 1, 3, 2)  # (B, g, T, S)
-            s *= np.float32(hp.kq_scale)
-            s += mask
-            s -= s.max(axis=-1, keepdims=True)
-            np.exp(s, out=s)
-            s *= np.float32(1.0) / s.sum(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
-            out[:, h] = s @ v[:, h, None]
+        # (B, n_kv, g*T, hd): query head n_kv*i + j uses KV head i, as ggml's broadcast in mul_mat
+        qh = np.ascontiguousarray(q.transpose(0, 2, 1, 3)).reshape(B, hp.n_head_kv, g * T, hp.head_dim)
+        out = np.empty((B, hp.n_head_kv, g * T, hp.head_dim), np.float32)
+        scale = np.float32(hp.kq_scale)
+        for b in range(B):
+            for h in range(hp.n_head_kv):  # plain 2-D products go to BLAS; one head's scores at a time
+                s = (qh[b, h] @ k[b, h].T).reshape(g, T, S)
+                s *= scale
+                s += mask
+                s -= s.max(axis=-1, keepdims=True)
+                np.exp(s, out=s)
+                s *= np.float32(1.0) / s.sum(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+                out[b, h] = s.reshape(g * T, S) @ v[b, h]
         attn = out.reshape(B, hp.n_head, T, hp.head_dim).transpose(0, 2, 1, 3).reshape(B, T, -1)
         return self.matmul(attn, p + "attn_output.weight")
 

@@ -60,13 +60,6 @@ def _regex():
     return regex
 
 
-def _field(reader, key, default=None):
-    f = reader.fields.get(key)
-    if f is None:
-        return default
-    return f.contents()
-
-
 @dataclass
 class _Vocab:
     tokens: list[str]
@@ -120,28 +113,28 @@ class Tokenizer:
 
     # -- construction -------------------------------------------------------------------------------------
     @classmethod
-    def from_gguf(cls, path_or_reader) -> "Tokenizer":
-        import gguf
-        r = path_or_reader if isinstance(path_or_reader, gguf.GGUFReader) else gguf.GGUFReader(path_or_reader)
-        model = _field(r, "tokenizer.ggml.model")
+    def from_gguf(cls, path_or_file) -> "Tokenizer":
+        """From a GGUF model path or an open `GGUFFile`."""
+        from .gguf_file import GGUFFile
+        g = path_or_file if isinstance(path_or_file, GGUFFile) else GGUFFile(path_or_file)
+        model = g.get("tokenizer.ggml.model")
         if model is None:
             raise ValueError("the GGUF file has no tokenizer (tokenizer.ggml.model is missing)")
-        tokens = list(_field(r, "tokenizer.ggml.tokens"))
-        types = np.asarray(_field(r, "tokenizer.ggml.token_type", [NORMAL] * len(tokens)), dtype=np.int32)
-        scores = _field(r, "tokenizer.ggml.scores")
-        pre = _field(r, "tokenizer.ggml.pre", "default")
-        whole_first = pre in _WHOLE_PIECE_FIRST
-        defaults_bos = model == "llama" or whole_first
-        bos = _field(r, "tokenizer.ggml.bos_token_id", 1 if model == "llama" else 11)
-        eos = _field(r, "tokenizer.ggml.eos_token_id", 2 if model == "llama" else 11)
+        tokens = list(g.get("tokenizer.ggml.tokens", []))
+        types = np.asarray(g.get("tokenizer.ggml.token_type", [NORMAL] * len(tokens)), dtype=np.int32)
+        scores = g.get("tokenizer.ggml.scores")
+        pre = g.get("tokenizer.ggml.pre", "default")
+        defaults_bos = model == "llama" or pre in _WHOLE_PIECE_FIRST
+        bos = g.get("tokenizer.ggml.bos_token_id", 1 if model == "llama" else 11)
+        eos = g.get("tokenizer.ggml.eos_token_id", 2 if model == "llama" else 11)
         return cls(_Vocab(
             tokens=tokens, types=types,
             scores=None if scores is None else np.asarray(scores, dtype=np.float32),
-            merges=list(_field(r, "tokenizer.ggml.merges", [])), model=model, pre=pre,
-            bos=bos, eos=eos, unk=_field(r, "tokenizer.ggml.unknown_token_id", 0 if model == "llama" else None),
-            add_bos=bool(_field(r, "tokenizer.ggml.add_bos_token", defaults_bos)),
-            add_eos=bool(_field(r, "tokenizer.ggml.add_eos_token", False)),
-            add_space_prefix=bool(_field(r, "tokenizer.ggml.add_space_prefix", model == "llama")),
+            merges=list(g.get("tokenizer.ggml.merges", [])), model=model, pre=pre,
+            bos=bos, eos=eos, unk=g.get("tokenizer.ggml.unknown_token_id", 0 if model == "llama" else None),
+            add_bos=bool(g.get("tokenizer.ggml.add_bos_token", defaults_bos)),
+            add_eos=bool(g.get("tokenizer.ggml.add_eos_token", False)),
+            add_space_prefix=bool(g.get("tokenizer.ggml.add_space_prefix", model == "llama")),
         ))
 
     # -- public API -----------------------------------------------------------------------------------------
