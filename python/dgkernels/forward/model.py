@@ -100,7 +100,16 @@ def _hparams(g: GGUFFile) -> HParams:
         # llama.cpp: the 27B model (62 layers) scales by the model width per head, the others by head size
         hp.q_scale = 1.0 / math.sqrt(n_embd // n_head if n_layer == 62 else head_dim)
         hp.swa_window = int(key("attention.sliding_window", 0))
-        hp.swa_layers = tuple(il % 6 < 5 for il in range(n_layer))  # every 6th layer attends globally
+        pattern = g.get(f"{arch}.attention.sliding_window_pattern", 6)
+        if isinstance(pattern, np.ndarray):  # per-layer flags
+            if pattern.size != n_layer:
+                raise UnsupportedModelError(f"{arch}: sliding_window_pattern has {pattern.size} entries, "
+                                            f"{n_layer} layers")
+            hp.swa_layers = tuple(bool(b) for b in pattern)
+        else:  # period n: the last layer of every n attends globally (llama.cpp's set_swa_pattern)
+            n = int(pattern)
+            hp.swa_layers = tuple(n == 0 or il % n < n - 1 for il in range(n_layer))
+        hp.swa_rope_base = float(g.get(f"{arch}.rope.freq_base_swa", 10000.0))
     if hp.n_rot > head_dim or hp.n_rot % 2:
         raise UnsupportedModelError(f"{arch}: rope dimension {hp.n_rot} does not fit head size {head_dim}")
     return hp
