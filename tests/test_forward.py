@@ -273,7 +273,7 @@ def tiny_tokens(spec, n, seed=1):
 
 def test_tiny_models_match_reference(tiny):
     path, spec = tiny
-    m = load_model(path)
+    m = load_model(path, numerics="fp32")
     toks = tiny_tokens(spec, 24)
     got = m.forward(toks)
     want = reference_forward(spec, toks)
@@ -284,7 +284,7 @@ def test_tiny_models_match_reference(tiny):
 def test_kv_cache_steps_equal_one_pass(tiny):
     """Prefill + token-by-token decoding with the cache (the --self path) equals a single pass."""
     path, spec = tiny
-    m = load_model(path)
+    m = load_model(path, numerics="fp32")
     toks = tiny_tokens(spec, 20, seed=2)
     full = m.forward(toks)
     cache = KVCache.empty(m.hp, 1, 20)
@@ -296,7 +296,7 @@ def test_kv_cache_steps_equal_one_pass(tiny):
 
 def test_batched_sequences_are_independent(tiny):
     path, spec = tiny
-    m = load_model(path)
+    m = load_model(path, numerics="fp32")
     a, b = tiny_tokens(spec, 16, seed=3), tiny_tokens(spec, 16, seed=4)
     both = m.forward(np.stack([a, b]))
     np.testing.assert_allclose(both[1], m.forward(b), rtol=0, atol=1e-5 * np.abs(both).max())
@@ -308,7 +308,7 @@ def test_quantized_weights_are_decoded_with_dgkernels(tmp_path):
     spec = write_tiny_model(path, "llama", quantized={"blk.0.ffn_down.weight": "Q8_0",
                                                       "blk.1.attn_q.weight": "Q4_0",
                                                       "token_embd.weight": "Q8_0"})
-    m = load_model(path)
+    m = load_model(path, numerics="fp32")
     for name in ("blk.0.ffn_down.weight", "blk.1.attn_q.weight", "token_embd.weight"):
         np.testing.assert_array_equal(m.w[name], spec["weights"][name])
     toks = tiny_tokens(spec, 12)
@@ -430,3 +430,48 @@ def test_tokenization_matches_llama_cpp(name):
         assert got == want, f"tokenization differs for {s[:60]!r}"
     for s in TRICKY[-1:]:
         assert tok.encode(s, parse_special=True) == llm.tokenize(s.encode(), add_bos=True, special=True)
+
+
+# -- llama.cpp's roundings ------------------------------------------------------------------------------------
+
+def test_q4_1_product_matches_block_integer_dots(rng):
+    """Q4_1 x Q8_1 as llama.cpp computes it: sum over blocks of d_w*d_x*sum(q_w*q_x) + m_w*s_x, with
+    s_x = fp16(d_x * sum(q_x)) -- the min term uses the stored sum, not the rounded values."""
+    import dgkernels as dg
+    from dgkernels.forward import llamacpp_numerics as lc
+    w = rng.standard_normal((8, 128)).astype(np.float32)
+    raw = dg.quantize(w, "Q4_1")
+    wd = dg.dequantize(raw, "Q4_1")
+    x = (rng.standard_normal((5, 128)) * 3).astype(np.float32)
+    xr, ds = lc.round_input(x, "Q8_1")
+    mins = lc.block_mins(raw, 3, 8)
+    got = xr @ wd.T + ds @ mins.T
+    blocks = raw.reshape(8, 4, 20)
+    d_w = blocks[:, :, 0:2].copy().view(np.float16)[..., 0].astype(np.float64)
+    m_w = blocks[:, :, 2:4].copy().view(np.float16)[..., 0].astype(np.float64)
+    q_w = np.round((wd.reshape(8, 4, 32) - m_w[..., None]) / np.where(d_w == 0, 1, d_w)[..., None])
+    want = np.zeros((5, 8))
+    for t in range(5):
+        xb = x[t].reshape(4, 32)
+        amax = np.abs(xb).max(-1)
+        d_x = (amax / np.float32(127)).astype(np.float32)
+        q_x = np.rint(xb * (np.float32(127) / amax)[:, None])
+        s_x = (d_x * q_x.sum(-1)).astype(np.float16).astype(np.float64)
+        d_x16 = d_x.astype(np.float16).astype(np.float64)
+        want[t] = (d_w * d_x16 * (q_w * q_x).sum(-1) + m_w * s_x).sum(-1)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_activation_roundings(rng):
+    import dgkernels as dg
+    from dgkernels.forward import llamacpp_numerics as lc
+    x = rng.standard_normal((64, 256)).astype(np.float32)
+    r8, _ = lc.round_input(x, "Q8_0")
+    ref = dg.dequantize(dg.quantize(x, "Q8_0"), "Q8_0")  # ggml's reference (1/d, roundf): ties may differ
+    assert np.mean(r8 == ref) > 0.999
+    rk, _ = lc.round_input(x, "Q8_K")
+    np.testing.assert_array_equal(rk, dg.dequantize(dg.quantize(x, "Q8_K"), "Q8_K"))
+    np.testing.assert_array_equal(lc.round_input(x, "F16")[0], x.astype(np.float16).astype(np.float32))
+    b = lc.bf16(np.array([1.0, 1.00390625, 1.01171875, np.nan, -3.0e38], np.float32))
+    assert b[0] == 1.0 and b[1] == 1.0 and b[2] == 1.015625 and np.isnan(b[3])  # ties to even
+    assert lc.round_input(x, None)[0] is x

@@ -56,7 +56,7 @@ def expected_imatrix(spec, chunks):
 def test_values_equal_direct_computation(tiny_llama, calib_file, tmp_path):
     path, spec = tiny_llama
     out = compute_imatrix(path, text=str(calib_file), ctx=CTX, chunks=3, out_path=tmp_path / "im.gguf",
-                          progress=False)
+                          progress=False, numerics="fp32")
     fields, tensors, shapes = read_gguf(out)
     assert fields["general.type"] == "imatrix"
     assert fields["imatrix.datasets"] == [str(calib_file)]

@@ -136,12 +136,14 @@ def _rss_mib() -> float:
 
 
 def compute_imatrix(model_path, *, text=None, self_tokens=None, chunks=None, ctx=512, out_path,
-                    progress=True, seed=0, process_output=False, model=None) -> Path:
+                    progress=True, seed=0, process_output=False, numerics="llama.cpp", model=None) -> Path:
     """Compute an importance matrix for the GGUF model at `model_path` and write it to `out_path`.
 
     text: path of a UTF-8 text file (calibration data), or
     self_tokens: N, for data-free calibration on ceil(N/ctx) chunks the model writes itself (seeded).
     chunks: at most this many chunks (default: all). ctx: tokens per chunk (llama-imatrix's -c).
+    numerics: "llama.cpp" (default) rounds activations as llama.cpp's CPU backend does, so the
+    activations are llama-imatrix's; "fp32" keeps them in float32.
     model: an already loaded `dgkernels.forward.Model` of the same file, to skip decoding it again.
     Returns the output path.
     """
@@ -155,7 +157,7 @@ def compute_imatrix(model_path, *, text=None, self_tokens=None, chunks=None, ctx
     if chunks is not None and (isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1):
         raise ValueError(f"chunks must be a positive int or None, got {chunks!r}")
     t0 = time.perf_counter()
-    m = model if model is not None else Model(model_path, progress=progress)
+    m = model if model is not None else Model(model_path, numerics=numerics, progress=progress)
     tok = Tokenizer.from_gguf(m.file)
     bos = tok.bos_id if tok.add_bos else None
     if text is not None:
@@ -206,6 +208,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ctx", "-c", type=int, default=512, help="tokens per chunk (default 512)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed for --self (default 0)")
     p.add_argument("--process-output", action="store_true", help="also collect output.weight (as llama-imatrix)")
+    p.add_argument("--numerics", choices=("llama.cpp", "fp32"), default="llama.cpp",
+                   help="round activations as llama.cpp's CPU backend (default) or keep float32")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -217,7 +221,7 @@ def cli_main(argv=None) -> int:
     try:
         compute_imatrix(args.model, text=args.text, self_tokens=args.self_tokens, chunks=args.chunks,
                         ctx=args.ctx, out_path=args.output, progress=not args.no_progress, seed=args.seed,
-                        process_output=args.process_output)
+                        process_output=args.process_output, numerics=args.numerics)
     except (UnsupportedModelError, ValueError, FileNotFoundError) as e:
         print(f"dgkernels imatrix: error: {e}", file=sys.stderr)
         return 2

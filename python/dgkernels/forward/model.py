@@ -2,9 +2,9 @@
 
 Covers what llama.cpp builds for `llama` (SmolLM, Llama 2/3), `qwen2`, `qwen3` and `gemma3`:
 RMSNorm, rotary position embeddings, grouped-query causal attention, gated FFN. Weights are decoded
-once to float32 with dgkernels' own kernels (memory = the model's decoded size); activations are
-float32, so results match llama.cpp up to its reduced-precision internals (8-bit activations in
-quantized matmuls, fp16 KV cache).
+once to float32 with dgkernels' own kernels (memory = the model's decoded size). By default the
+activations are rounded where llama.cpp's CPU backend rounds them (llamacpp_numerics.py), so the
+logits agree with llama.cpp's; numerics="fp32" keeps them in float32 throughout.
 
 Every matrix multiplication by a model weight goes through `Model.matmul`, which hands its input to
 an optional observer: that is how the importance-matrix collector sees what llama-imatrix sees.
@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import llamacpp_numerics as lcpp
 from .gguf_file import GGUFFile
 
 SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "gemma3")
+NUMERICS = ("llama.cpp", "fp32")
 
 
 class UnsupportedModelError(ValueError):
@@ -132,7 +134,10 @@ class KVCache:
 class Model:
     """A GGUF model decoded to float32, with `forward(tokens)` -> logits."""
 
-    def __init__(self, path, *, progress: bool = False):
+    def __init__(self, path, *, numerics: str = "llama.cpp", progress: bool = False):
+        if numerics not in NUMERICS:
+            raise ValueError(f"numerics must be one of {NUMERICS}, got {numerics!r}")
+        self.numerics = numerics
         self.file = GGUFFile(path)
         self.hp = _hparams(self.file)
         self.path = self.file.path
@@ -147,6 +152,14 @@ class Model:
         self._check_tensors()
         # tied embeddings: llama.cpp multiplies by token_embd.weight when output.weight is absent
         self.output_name = "output.weight" if "output.weight" in self.w else "token_embd.weight"
+        # what llama.cpp's CPU backend converts each weight's input to before multiplying
+        self._act_fmt = {n: lcpp.ACTIVATION_TYPE.get(t.type_id, "Q8_K") for n, t in self.file.tensors.items()}
+        self._mins = {}
+        for n, t in self.file.tensors.items():
+            if len(t.shape) == 2:
+                m = lcpp.block_mins(self.file.raw(n), t.type_id, t.shape[1])
+                if m is not None:
+                    self._mins[n] = m
         rf = self.w.get("rope_freqs.weight")
         self._rope_factors = None if rf is None else rf.reshape(-1).astype(np.float32)
         self._rope_cache: dict = {}
@@ -178,15 +191,20 @@ class Model:
         """x @ W.T (+ bias) for the weight `name`; the observer sees x first (llama-imatrix's hook point)."""
         if self.observer is not None:
             self.observer(name, x.reshape(-1, x.shape[-1]))
+        ds = None
+        if self.numerics == "llama.cpp":
+            x, ds = lcpp.round_input(x, self._act_fmt.get(name))
         y = x @ self.w[name].T
+        if ds is not None and name in self._mins:
+            y += ds @ self._mins[name].T
         b = self.w.get(name[:-len("weight")] + "bias")
         if b is not None:
             y += b
         return y
 
     def _rms_norm(self, x: np.ndarray, weight_name: str | None) -> np.ndarray:
-        # ggml: mean of squares in double, scale = 1/sqrtf(mean + eps) in float
-        ms = np.mean(np.square(x, dtype=np.float64), axis=-1, keepdims=True).astype(np.float32)
+        # ggml: float squares summed in double, scale = 1/sqrtf(mean + eps) in float
+        ms = np.mean(np.square(x), axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
         y = x * (np.float32(1.0) / np.sqrt(ms + np.float32(self.hp.eps)))
         if weight_name is not None:
             y *= self.w[weight_name]
@@ -258,6 +276,9 @@ class Model:
             q = q * np.float32(hp.q_scale)
         k = np.ascontiguousarray(k.transpose(0, 2, 1, 3))  # (B, n_kv, T, hd)
         v = np.ascontiguousarray(v.transpose(0, 2, 1, 3))
+        half = self.numerics == "llama.cpp"
+        if half:  # llama.cpp keeps K and V in an fp16 cache and multiplies Q and the scores as fp16
+            q, k, v = lcpp.f16(q), lcpp.f16(k), lcpp.f16(v)
         if cache is not None:
             cache.k[il][:, :, pos0:pos0 + T] = k
             cache.v[il][:, :, pos0:pos0 + T] = v
@@ -283,7 +304,9 @@ class Model:
                 s += mask
                 s -= s.max(axis=-1, keepdims=True)
                 np.exp(s, out=s)
-                s *= np.float32(1.0) / s.sum(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+                s *= (1.0 / s.sum(axis=-1, keepdims=True, dtype=np.float64)).astype(np.float32)
+                if half:
+                    s = lcpp.f16(s)
                 out[b, h] = s.reshape(g * T, S) @ v[b, h]
         attn = out.reshape(B, hp.n_head, T, hp.head_dim).transpose(0, 2, 1, 3).reshape(B, T, -1)
         return self.matmul(attn, p + "attn_output.weight")
@@ -358,6 +381,12 @@ def _progress(iterable, **kw):
     return tqdm(iterable, **kw)
 
 
-def load_model(path, *, progress: bool = False) -> Model:
-    """Open a GGUF model for the numpy forward pass (raises UnsupportedModelError naming what is missing)."""
-    return Model(path, progress=progress)
+def load_model(path, *, numerics: str = "llama.cpp", progress: bool = False) -> Model:
+    """Open a GGUF model for the numpy forward pass (raises UnsupportedModelError naming what is missing).
+
+    numerics="llama.cpp" (default) reproduces the roundings of llama.cpp's CPU backend that change
+    results measurably: each weight's input converted to that weight's dot-product type (8-bit blocks for
+    quantized weights, fp16/bf16 for half-precision ones) and an fp16 KV cache. "fp32" keeps every
+    activation in float32 (the model as its weights define it, without llama.cpp's shortcuts).
+    """
+    return Model(path, numerics=numerics, progress=progress)
