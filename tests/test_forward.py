@@ -87,8 +87,29 @@ def tiny_vocab():
     return tokens, types
 
 
+SPM_PIECES = [("\u2581t", -1.0), ("he", -2.0), ("\u2581the", -0.5), ("\u2581a", -3.0), ("in", -2.5),
+              ("\u2581", -4.0), ("er", -2.2), ("\u2581th", -1.5), ("an", -2.4), ("\u2581s", -3.5)]
+
+
+def tiny_spm_vocab():
+    """SentencePiece-style: <unk>, <s>, </s>, 256 byte tokens, single letters, and scored pieces."""
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
+    types = [2, 3, 3] + [6] * 256
+    scores = [0.0] * len(tokens)
+    for ch in "abcdefghijklmnopqrstuvwxyz":
+        tokens.append(ch)
+        types.append(1)
+        scores.append(-5.0)
+    for piece, sc in SPM_PIECES:
+        tokens.append(piece)
+        types.append(1)
+        scores.append(sc)
+    return tokens, types, scores
+
+
 def write_tiny_model(path, arch: str = "llama", *, seed: int = 0, add_bos: bool = True,
-                     quantized: dict | None = None, output_scale: float | None = None) -> dict:
+                     quantized: dict | None = None, output_scale: float | None = None,
+                     tokenizer: str = "gpt2", pre: str = "gpt2") -> dict:
     """A random tiny `arch` model as GGUF; returns its float weights (numpy order) and hyperparameters.
     `quantized` maps tensor names to a format: those are stored encoded (and returned decoded).
     `output_scale` adds an untied output.weight of that scale (small: flat next-token distributions)."""
@@ -97,7 +118,11 @@ def write_tiny_model(path, arch: str = "llama", *, seed: int = 0, add_bos: bool 
     import dgkernels as dg
     rng = np.random.default_rng(seed)
     c = TINY
-    tokens, types = tiny_vocab()
+    scores = None
+    if tokenizer == "llama":
+        tokens, types, scores = tiny_spm_vocab()
+    else:
+        tokens, types = tiny_vocab()
     V, E, H, KV, D, F = len(tokens), c["n_embd"], c["n_head"], c["n_head_kv"], c["head_dim"], c["n_ff"]
     w: dict[str, np.ndarray] = {}
 
@@ -147,11 +172,15 @@ def write_tiny_model(path, arch: str = "llama", *, seed: int = 0, add_bos: bool 
     wr.add_layer_norm_rms_eps(1e-6)
     if arch == "gemma3":
         wr.add_sliding_window(c["swa"])
-    wr.add_tokenizer_model("gpt2")
-    wr.add_tokenizer_pre("gpt2")
+    wr.add_tokenizer_model(tokenizer)
     wr.add_token_list(tokens)
     wr.add_token_types(types)
-    wr.add_token_merges(TINY_MERGES)
+    if tokenizer == "gpt2":
+        wr.add_tokenizer_pre(pre)
+        wr.add_token_merges(TINY_MERGES)
+    else:
+        wr.add_token_scores(scores)
+        wr.add_unk_token_id(0)
     wr.add_bos_token_id(1)
     wr.add_eos_token_id(2)
     wr.add_add_bos_token(add_bos)
@@ -414,6 +443,33 @@ TRICKY = [
     "naïve café résumé Ærøskøbing", "日本語のテキスト", "emoji 😀👍🏽!", "   ", "a\r\nb", "x" * 50,
     "<|im_start|>user\nhi<|im_end|>",
 ]
+
+
+@pytest.mark.parametrize("tokenizer,pre", [("gpt2", "gpt2"), ("gpt2", "smollm"), ("gpt2", "llama-bpe"),
+                                           ("gpt2", "qwen2"), ("llama", None)])
+def test_tiny_vocab_tokenization_matches_llama_cpp(tmp_path, tokenizer, pre):
+    """Pre-tokenizer regexes, merge order and SentencePiece scoring against llama.cpp on tiny vocabularies."""
+    llama_cpp = llama_cpp_or_skip()
+    path = tmp_path / "v.gguf"
+    write_tiny_model(path, "llama", tokenizer=tokenizer, pre=pre or "default")
+    llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    tok = Tokenizer.from_gguf(path)
+    for s in TRICKY + ["the then in a theater", "  the  the\n\n the", "thethe he in inn 2024-05-01"]:
+        for special in (False, True):
+            want = llm.tokenize(s.encode("utf-8"), add_bos=True, special=special)
+            assert tok.encode(s, add_special=True, parse_special=special) == want, (s, special)
+
+
+def test_spm_merges_highest_score_first(tmp_path):
+    path = tmp_path / "spm.gguf"
+    spec = write_tiny_model(path, "llama", tokenizer="llama")
+    tok = Tokenizer.from_gguf(path)
+    v = spec["vocab"]
+    ids = tok.encode("the ant", add_special=False)
+    # space prefix; '▁t' (-1) before 'he' (-2), then '▁the' (-0.5); 'an' (-2.4) beats '▁a' (-3)
+    assert [v[i] for i in ids] == ["\u2581the", "\u2581", "an", "t"]
+    assert [v[i] for i in tok.encode("é", add_special=False)] == ["\u2581", "<0xC3>", "<0xA9>"]  # byte fallback
+    assert tok.encode("x", add_special=True)[0] == 1
 
 
 @pytest.mark.parametrize("name", ["pride_and_prejudice.txt", "emma_calib.txt"])
