@@ -22,8 +22,20 @@ _MIN_BLOCKS = {3: 20, 7: 24}
 
 
 def f16(x: np.ndarray) -> np.ndarray:
-    """Round float32 to fp16 and back (round to nearest even, as F16C)."""
-    return x.astype(np.float16).astype(np.float32)
+    """Round float32 to fp16 and back (round to nearest even, as F16C), with integer bit operations:
+    faster than numpy's float16 casts. Normal range: drop 13 mantissa bits with ties to even;
+    below 2^-14 (fp16 subnormals, a 2^-24 grid): |x| + 0.5 - 0.5 rounds to that grid in float32."""
+    x = np.asarray(x, dtype=np.float32)
+    u = x.view(np.uint32)
+    r = ((u + (np.uint32(0x0FFF) + ((u >> 13) & np.uint32(1)))) & np.uint32(0xFFFFE000)).view(np.float32)
+    a = np.abs(x)
+    small = a < np.float32(2.0 ** -14)
+    if small.any():
+        r = np.where(small, np.copysign((a + np.float32(0.5)) - np.float32(0.5), x), r)
+    if not np.all(a <= np.float32(65504.0)):  # overflow to inf, NaN: the slow exact cast
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = np.where(a <= np.float32(65504.0), r, x.astype(np.float16).astype(np.float32))
+    return r
 
 
 def bf16(x: np.ndarray) -> np.ndarray:
@@ -74,9 +86,9 @@ def round_input(x: np.ndarray, fmt: str | None):
         return x, None
     q, d = _q8_blocks(x)
     d16 = f16(d)
-    xr = (q * d16).astype(np.float32).reshape(x.shape)
-    if fmt != "Q8_1":
+    sq = q.sum(axis=-1, keepdims=True) if fmt == "Q8_1" else None
+    q *= d16
+    xr = q.reshape(x.shape)
+    if sq is None:
         return xr, None
-    sq = q.sum(axis=-1, keepdims=True)
-    ds = (f16(d * sq) - d16 * sq).astype(np.float32).reshape(*x.shape[:-1], n // 32)
-    return xr, ds
+    return xr, (f16(d * sq) - d16 * sq).reshape(*x.shape[:-1], n // 32)

@@ -163,6 +163,7 @@ class Model:
         rf = self.w.get("rope_freqs.weight")
         self._rope_factors = None if rf is None else rf.reshape(-1).astype(np.float32)
         self._rope_cache: dict = {}
+        self._rounded = (None, None, None)  # (key, input, rounded input) of the last matmul
 
     @property
     def nbytes(self) -> int:
@@ -193,7 +194,15 @@ class Model:
             self.observer(name, x.reshape(-1, x.shape[-1]))
         ds = None
         if self.numerics == "llama.cpp":
-            x, ds = lcpp.round_input(x, self._act_fmt.get(name))
+            # Q, K, V (and gate, up) share one input: round it once
+            fmt = self._act_fmt.get(name)
+            key = (id(x), x.shape, fmt)
+            if self._rounded[0] == key and self._rounded[1] is x:
+                x, ds = self._rounded[2]
+            else:
+                x_in = x
+                x, ds = lcpp.round_input(x, fmt)
+                self._rounded = (key, x_in, (x, ds))
         y = x @ self.w[name].T
         if ds is not None and name in self._mins:
             y += ds @ self._mins[name].T
