@@ -104,3 +104,93 @@ def encodable(fmt: str) -> bool:
         return True
     except NotImplementedError:
         return False
+
+
+# ---- oracles: ggml through libgguf (byte-exact), gguf-py's numpy decoders ------------------------
+
+def libgguf_supports(fmt: str) -> bool:
+    """Whether libgguf (ggml's own code) encodes and decodes fmt."""
+    import libgguf
+
+    f = dg.format_info(fmt)
+    return libgguf.row_size(f.type_id, f.block_weights) > 0
+
+
+def ggufpy_decodes(fmt: str) -> bool:
+    """Whether gguf-py has a numpy decoder for fmt."""
+    import gguf
+
+    f = dg.format_info(fmt)
+    if f.name in ("F32", "F16"):
+        return True
+    return gguf.GGMLQuantizationType(f.type_id) in gguf.quants._type_traits
+
+
+def ggml_quantize(fmt: str, x: np.ndarray, imatrix=None) -> np.ndarray:
+    """ggml_quantize_chunk's bytes for the rows of x (libgguf runs ggml's encoder)."""
+    import libgguf
+
+    f = dg.format_info(fmt)
+    if imatrix is None and f.requires_imatrix:
+        raise ValueError(f"{fmt} needs an imatrix (libgguf would invent one from x)")
+    q = libgguf.quantize_rows(np.ascontiguousarray(x, np.float32), f.type_id, imatrix)
+    q = np.ascontiguousarray(q)  # F32/F16 come back typed: the bytes are what ggml stores
+    return q.view(np.uint8).reshape(*x.shape[:-1], f.row_bytes(x.shape[-1]))
+
+
+def ggml_dequantize(fmt: str, data: np.ndarray) -> np.ndarray:
+    """ggml's to_float of whole-block rows (libgguf runs ggml's decoder); float32."""
+    import libgguf
+
+    f = dg.format_info(fmt)
+    return libgguf.dequantize_rows(np.ascontiguousarray(data, np.uint8), f.type_id)
+
+
+def ggufpy_dequantize(fmt: str, data: np.ndarray) -> np.ndarray:
+    import gguf
+
+    f = dg.format_info(fmt)
+    return np.asarray(gguf.quants.dequantize(np.ascontiguousarray(data, np.uint8), gguf.GGMLQuantizationType(f.type_id)))
+
+
+def assert_floats_nan_equal(fmt: str, got: np.ndarray, want: np.ndarray) -> None:
+    """Bit-for-bit equality except that any NaN matches any NaN (payload and sign free)."""
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape or got.dtype.itemsize != want.dtype.itemsize:
+        raise AssertionError(f"{fmt}: got {got.dtype}{got.shape}, want {want.dtype}{want.shape}")
+    assert_floats_identical(fmt, _canonical_nan(got), _canonical_nan(want))
+
+
+def _canonical_nan(a: np.ndarray) -> np.ndarray:
+    """Copy of a float32/float16 array with every NaN replaced by one quiet NaN bit pattern."""
+    a = np.array(a, copy=True)
+    if a.dtype.itemsize == 4:
+        u = a.view(np.uint32)
+        u[(u & 0x7FFFFFFF) > 0x7F800000] = 0x7FC00000
+    else:
+        u = a.view(np.uint16)
+        u[(u & 0x7FFF) > 0x7C00] = 0x7E00
+    return a
+
+
+def bf16_bits(x: np.ndarray) -> np.ndarray:
+    """float32 -> bfloat16 bits, round to nearest even, NaN kept NaN (ggml_compute_fp32_to_bf16)."""
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    nan = (u & 0x7FFFFFFF) > 0x7F800000
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    return np.where(nan, ((u >> 16) | 64).astype(np.uint16), r)
+
+
+def decodable(fmt: str) -> bool:
+    """Whether dgkernels decodes fmt (a decoder that is not written yet raises NotImplementedError)."""
+    f = dg.format_info(fmt)
+    try:
+        dg.dequantize(np.zeros((1, f.block_bytes), np.uint8), f)
+        return True
+    except NotImplementedError:
+        return False
+
+def bf16_bits_to_f32(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 bits (uint16, or ml_dtypes.bfloat16) widened exactly to float32."""
+    b = np.ascontiguousarray(bits).view(np.uint16)
+    return (b.astype(np.uint32) << 16).view(np.float32)

@@ -11,14 +11,25 @@ from . import _core
 from .api import default_threads, dequantize, quantize
 from .formats import Format, format_info, formats
 from .isa import available_isas, isa, set_isa, using_isa
+from .accelerate import accelerate, deaccelerate, is_accelerated
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Format", "formats", "format_info", "quantize", "dequantize", "default_threads",
-    "isa", "set_isa", "using_isa", "available_isas", "__version__",
+    "isa", "set_isa", "using_isa", "available_isas", "accelerate", "deaccelerate", "is_accelerated",
+    "cuda_available", "__version__",
 ]
 
 from .isa import _apply_env as _apply_isa_env
 
 _apply_isa_env()
+
+
+def cuda_available() -> bool:
+    """Whether the CUDA kernels are built and a GPU can run them (not in this build yet)."""
+    try:
+        from . import _cuda  # noqa: F401  (optional extension)
+    except ImportError:
+        return False
+    return bool(_cuda.device_count())

@@ -18,7 +18,13 @@ def default_threads() -> int:
     """Threads used when `threads=None`: the cores this process may run on."""
     env = os.environ.get("DGKERNELS_NUM_THREADS")
     if env:
-        return _check_threads(int(env))
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"DGKERNELS_NUM_THREADS must be a positive integer, got {env!r}") from None
+        if n < 1 or n > 1024:
+            raise ValueError(f"DGKERNELS_NUM_THREADS must be between 1 and 1024, got {env!r}")
+        return n
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -51,11 +57,13 @@ def _as_float32(x, what: str) -> np.ndarray:
         x = np.asarray(x)
     if x.dtype == np.float32:
         pass
-    elif x.dtype in (np.float16, np.float64) or x.dtype.name == "bfloat16":
-        x = x.astype(np.float32)
+    elif x.dtype.kind == "f" or x.dtype.name == "bfloat16":  # any width or byte order
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, reported by _check_finite
+            x = x.astype(np.float32)
     else:
         raise TypeError(f"{what} must be float32 (float16, bfloat16 or float64 are converted), got dtype {x.dtype}")
-    return np.ascontiguousarray(x)
+    # not np.ascontiguousarray: it turns a 0-d array into shape (1,), hiding the missing row axis
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
 def _check_finite(x: np.ndarray, what: str) -> None:
@@ -131,11 +139,17 @@ def _as_bytes(data) -> np.ndarray:
         data = np.asarray(data)
     if data.dtype not in (np.uint8, np.int8):
         raise TypeError(f"data must be uint8 bytes of encoded blocks, got dtype {data.dtype}")
-    return np.ascontiguousarray(data).view(np.uint8)
+    return (data if data.flags.c_contiguous else np.ascontiguousarray(data)).view(np.uint8)
 
 
 def _out_dtype(dtype) -> tuple[np.dtype, int]:
-    name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    if isinstance(dtype, str) and dtype.lower() in ("bfloat16", "bf16"):
+        name = "bfloat16"
+    else:
+        try:  # any spelling numpy accepts: np.float16, "float16", "f2", "<f4"
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = None
     if name not in _OUT_TYPES:
         raise TypeError(f"dtype must be float32, float16 or bfloat16, got {dtype!r}")
     if name == "bfloat16":
