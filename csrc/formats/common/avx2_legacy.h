@@ -98,6 +98,20 @@ static inline void for_each_block_octet(const float* x, const float* qw, int64_t
     }
 }
 
+// Where an octet's blocks are written: straight into the row when all eight exist, else into a
+// scratch array whose first cnt blocks flush() copies to the row.
+template <class Block>
+struct OctetBlocks {
+    Block* row_part;
+    int cnt;
+    Block scratch[8];
+    Block* b;
+    OctetBlocks(Block* row, int64_t b0, int count) : row_part(row + b0), cnt(count), b(count == 8 ? row + b0 : scratch) {}
+    void flush() {
+        if (b == scratch) __builtin_memcpy(row_part, scratch, static_cast<size_t>(cnt) * sizeof(Block));
+    }
+};
+
 // Per block, the first element equal to zero (with its sign), +0 if there is none. A scalar
 // min (max) scan with strict comparisons that ends at zero ends at exactly that element.
 static inline __m256 first_zero_t(const __m256* xt) {

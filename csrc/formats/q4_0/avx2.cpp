@@ -1,7 +1,5 @@
 // Q4_0 with AVX2: the bytes of ref.cpp for every input. Decoding takes one block at a time;
 // encoding eight (one per lane, see avx2_legacy.h), with or without the imatrix search.
-#include <cstring>
-
 #include "../common/avx2_legacy.h"
 #include "../common/avx2_scale_search.h"
 #include "dgk/fp.h"
@@ -13,7 +11,7 @@ void decode_q4_0(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q4_0*>(src);
     for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
         const __m256i q = _mm256_sub_epi8(unpack_nibbles32(blocks[b].qs), _mm256_set1_epi8(8));
-        store_scaled32(q, fp16_to_f32(blocks[b].d), dst);
+        store_scaled32(q, fp16_scale(blocks[b].d), dst);
     }
 }
 
@@ -32,16 +30,16 @@ void encode_q4_0(const float* x, void* dst, int64_t n, const float* imatrix) {
             for (int i = 0; i < QK; ++i) qt[i] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(xt[i], id), bias));
             clean = clamp_s8_to_u8_t(qt, 15);
         }
-        block_q4_0 tmp[8];
+        OctetBlocks<block_q4_0> o(out, b0, cnt);
         uint16_t d16[8];
         uint8_t* qs[8];
         fp16x8(d, d16);
         for (int g = 0; g < 8; ++g) {
-            tmp[g].d = d16[g];
-            qs[g] = tmp[g].qs;
+            o.b[g].d = d16[g];
+            qs[g] = o.b[g].qs;
         }
         store_nibbles_t(qt, clean ? NibblePack::Clean : NibblePack::Q4, qs);
-        std::memcpy(out + b0, tmp, static_cast<size_t>(cnt) * sizeof(block_q4_0));
+        o.flush();
     });
 }
 

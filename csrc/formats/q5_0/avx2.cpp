@@ -12,7 +12,7 @@ void decode_q5_0(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q5_0*>(src);
     for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
         const __m256i q5 = _mm256_or_si256(unpack_nibbles32(blocks[b].qs), unpack_fifth_bits32(blocks[b].qh));
-        store_scaled32(_mm256_sub_epi8(q5, _mm256_set1_epi8(16)), fp16_to_f32(blocks[b].d), dst);
+        store_scaled32(_mm256_sub_epi8(q5, _mm256_set1_epi8(16)), fp16_scale(blocks[b].d), dst);
     }
 }
 
@@ -30,19 +30,19 @@ void encode_q5_0(const float* x, void* dst, int64_t n, const float* imatrix) {
             for (int i = 0; i < QK; ++i) qt[i] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(xt[i], id), bias));
             clamp_s8_to_u8_t(qt, 31);
         }
-        block_q5_0 tmp[8];
+        OctetBlocks<block_q5_0> o(out, b0, cnt);
         uint16_t d16[8];
         uint8_t* qs[8];
         alignas(32) uint32_t qh[8];
         fp16x8(d, d16);
         _mm256_store_si256(reinterpret_cast<__m256i*>(qh), fifth_bits_t(qt));
         for (int g = 0; g < 8; ++g) {
-            tmp[g].d = d16[g];
-            std::memcpy(tmp[g].qh, &qh[g], 4);  // little-endian word, as ref.cpp writes it
-            qs[g] = tmp[g].qs;
+            o.b[g].d = d16[g];
+            std::memcpy(o.b[g].qh, &qh[g], 4);  // little-endian word, as ref.cpp writes it
+            qs[g] = o.b[g].qs;
         }
         store_nibbles_t(qt, NibblePack::Q5, qs);
-        std::memcpy(out + b0, tmp, static_cast<size_t>(cnt) * sizeof(block_q5_0));
+        o.flush();
     });
 }
 
