@@ -18,6 +18,7 @@ def adversarial_rows(rng, n: int) -> np.ndarray:
     """Rows of n weights, each a different kind of hard case, block scales varying inside a row."""
     g = rng.standard_normal(n).astype(np.float32)
     blockscale = np.repeat(10.0 ** rng.uniform(-3, 3, n // 32), 32).astype(np.float32)
+    group16 = np.arange(n) // 16  # K/IQ sub-blocks of 16: SIMD kernels put one per lane
     rows = [
         g,
         g * blockscale,
@@ -31,6 +32,11 @@ def adversarial_rows(rng, n: int) -> np.ndarray:
         np.where(rng.random(n) < 0.01, g * 50, g).astype(np.float32),  # outliers
         rng.standard_t(3, n).astype(np.float32),
         np.abs(g) + 0.1,
+        np.full(n, -0.37, np.float32),                                  # constant <= 0: degenerate (scale, min) fits
+        (g * 10.0 ** rng.uniform(-4, 4, n // 16)[group16]).astype(np.float32),  # scales vary per 16
+        np.where(group16 % 2 == 0, 0, g).astype(np.float32),           # all-zero sub-blocks beside live ones
+        rng.standard_normal(n // 16)[group16].astype(np.float32),      # constant sub-blocks
+        (g * 1e36).astype(np.float32),                                  # x*x overflows: inf/NaN inside searches
     ]
     return np.stack(rows)
 
@@ -51,7 +57,8 @@ def test_encode_same_on_every_isa(fmt, weighted, rng):
         pytest.skip(f"{fmt} cannot be encoded without an importance matrix")
     if weighted and f.imatrix == "ignored":
         pytest.skip(f"{fmt} ignores the importance matrix")
-    n = 512 if f.block_weights <= 256 else f.block_weights
+    # 9 super-blocks: SIMD encoders that batch super-blocks see a full batch and a remainder
+    n = 2304 if f.block_weights <= 256 else f.block_weights
     x = adversarial_rows(rng, n)
     imatrix = rng.exponential(1.0, n).astype(np.float32) if weighted else None
     try:
