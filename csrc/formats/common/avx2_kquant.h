@@ -75,7 +75,8 @@ static inline void store_lanes_u8(const __m256* t, int n, uint8_t* dst, int stri
             const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
             const __m128i ordered = _mm_shuffle_epi32(bytes, 0xd8);
             _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + j * stride + c), ordered);
-            _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (j + 1) * stride + c), _mm_unpackhi_epi64(ordered, ordered));
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (j + 1) * stride + c),
+                             _mm_unpackhi_epi64(ordered, ordered));
         }
     }
 }
@@ -136,6 +137,14 @@ static inline void superblock_sumsq(const float* x, int64_t nsb, float* out) {
         float acc = 0.0f;
         for (int i = 0; i < 256; ++i) acc += x[256 * sb + i] * x[256 * sb + i];
         out[sb] = acc;
+    }
+}
+
+// K-quant imatrix weights, in place: w = qw * sqrtf(sigma2 + x*x) (w holds qw on entry).
+template <int N>
+static inline void imatrix_weights(const __m256* x, __m256 sigma2, __m256* w) {
+    for (int i = 0; i < N; ++i) {
+        w[i] = _mm256_mul_ps(w[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[i], x[i]))));
     }
 }
 

@@ -181,9 +181,9 @@ static inline void qx_search(const __m256* x, const __m256* w, int nmax, __m256*
         fit(iscale);
         for (int b = 0; b < NB; ++b) {
             // branch-free: which lanes win is data, a branch on it would mispredict
-            const __m256 better =
-                _mm256_and_ps(_mm256_cmp_ps(suml2[b], zero, _CMP_GT_OQ),
-                              _mm256_cmp_ps(_mm256_mul_ps(sumlx[b], sumlx[b]), _mm256_mul_ps(best[b], suml2[b]), _CMP_GT_OQ));
+            const __m256 gain =
+                _mm256_cmp_ps(_mm256_mul_ps(sumlx[b], sumlx[b]), _mm256_mul_ps(best[b], suml2[b]), _CMP_GT_OQ);
+            const __m256 better = _mm256_and_ps(_mm256_cmp_ps(suml2[b], zero, _CMP_GT_OQ), gain);
             const __m256 sc = _mm256_div_ps(sumlx[b], suml2[b]);
             scale[b] = pick(scale[b], sc, better);
             best[b] = pick(best[b], _mm256_mul_ps(sc, sumlx[b]), better);
@@ -196,8 +196,8 @@ static inline void qx_search(const __m256* x, const __m256* w, int nmax, __m256*
     for (int b = 0; b < NB; ++b) {
         for (int i = 0; i < N; ++i) {
             const int k = b * N + i;
-            const __m256i l = _mm256_add_epi32(clamp8(nearest_int8(_mm256_mul_ps(best_iscale[b], x[k])), -nmax, nmax - 1), offset);
-            L[k] = _mm256_andnot_ps(empty[b], _mm256_cvtepi32_ps(l));
+            const __m256i l = clamp8(nearest_int8(_mm256_mul_ps(best_iscale[b], x[k])), -nmax, nmax - 1);
+            L[k] = _mm256_andnot_ps(empty[b], _mm256_cvtepi32_ps(_mm256_add_epi32(l, offset)));
         }
         scale[b] = _mm256_andnot_ps(empty[b], scale[b]);
     }

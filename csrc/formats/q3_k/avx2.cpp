@@ -1,7 +1,8 @@
 // Q3_K AVX2 kernels (layout and reference: ref.cpp). Decode: each sub-block's eight possible values
 // dl*v (v = -4..3) are computed once, with the scalar operation, and looked up per weight.
-// Encode: the 16 sub-block searches of a super-block run as two sets of 8, one sub-block per lane
-// (common/avx2_search.h); the per-super-block steps on 16 values stay scalar, as in ref.cpp.
+// Encode: sub-block searches run one sub-block per lane (common/avx2_search.h, avx2_search_q3.h),
+// for up to 8 super-blocks together; the steps on a super-block's 16 scales stay scalar as in
+// ref.cpp, except the imatrix scale search, which runs one super-block per lane.
 #include <immintrin.h>
 
 #include <cmath>
@@ -141,9 +142,7 @@ void encode_imatrix(const float* xb, const float* qwb, const float* sum_x2, bloc
         for (int h = 0; h < 2; ++h) {
             kq::load_lanes(xb + 256 * g + 128 * h, 16, 16, x[g][h]);
             kq::load_lanes(qwb + 256 * g + 128 * h, 16, 16, w[h]);
-            for (int i = 0; i < 16; ++i) {
-                w[h][i] = _mm256_mul_ps(w[h][i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[g][h][i], x[g][h][i]))));
-            }
+            kq::imatrix_weights<16>(x[g][h], sigma2, w[h]);
             _mm256_storeu_ps(sw[g] + 8 * h, kq::lane_sum<16>(w[h]));
         }
         __m256 sc[2];
@@ -189,7 +188,8 @@ void encode_q3_k(const float* x, void* dst, int64_t n, const float* imatrix) {
         kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
         for (int64_t k = 0; k < nc; k += 8) {
             const int64_t ib = c0 + k;
-            encode_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq + k, blocks + ib, (int)(nc - k < 8 ? nc - k : 8));
+            const int count = (int)(nc - k < 8 ? nc - k : 8);
+            encode_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq + k, blocks + ib, count);
         }
     }
 }

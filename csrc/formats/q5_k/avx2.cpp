@@ -36,8 +36,9 @@ void requantize_and_pack(const __m256* x, __m256* L, block_q5_k& b) {
         const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 64 * c));
         const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 64 * c + 32));
         // bytes < 32: after masking, the 16-bit shifts below never cross a byte
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.qs + 32 * c),
-                            _mm256_or_si256(_mm256_and_si256(lo, nibble), _mm256_slli_epi16(_mm256_and_si256(hi, nibble), 4)));
+        const __m256i hi4 = _mm256_slli_epi16(_mm256_and_si256(hi, nibble), 4);
+        const __m256i packed = _mm256_or_si256(_mm256_and_si256(lo, nibble), hi4);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.qs + 32 * c), packed);
         const __m256i hb_lo = _mm256_srli_epi16(_mm256_and_si256(lo, bit4), 4);  // 0 or 1
         const __m256i hb_hi = _mm256_srli_epi16(_mm256_and_si256(hi, bit4), 4);
         qh = _mm256_or_si256(qh, _mm256_slli_epi16(_mm256_or_si256(hb_lo, _mm256_slli_epi16(hb_hi, 1)), 2 * c));
@@ -84,7 +85,7 @@ void encode_block_imatrix(const float* xb, const float* qwb, float sum_x2, block
     kq::load_lanes(xb, 32, 32, x);
     kq::load_lanes(qwb, 32, 32, w);
     const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2 / 256.f);
-    for (int i = 0; i < 32; ++i) w[i] = _mm256_mul_ps(w[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[i], x[i]))));
+    kq::imatrix_weights<32>(x, sigma2, w);
     float sw[8], scales[8], mins[8];
     _mm256_storeu_ps(sw, kq::lane_sum<32>(w));
     __m256 the_min;
@@ -133,7 +134,6 @@ void decode_q5_k(const void* src, float* dst, int64_t nblocks) {
         }
     }
 }
-
 
 void encode_q5_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blocks = static_cast<block_q5_k*>(dst);
