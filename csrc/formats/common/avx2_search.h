@@ -1,9 +1,10 @@
-// The scale searches of scale_search.cpp for 8 sub-blocks at once, one sub-block per lane.
-// Inputs are "lane-major": xt[i] / wt[i] hold element i of the 8 sub-blocks (see load_lanes).
+// The scale searches of scale_search.cpp for sets of 8 sub-blocks, one sub-block per lane.
+// Inputs are lane-major: x[i] / w[i] hold element i of the set's 8 sub-blocks (see load_lanes).
 // Each lane performs its scalar search's float operations in the same order (sums over i in index
-// order, (w*l)*x products, the same strict comparisons), and the branches of the scalar code become
-// per-lane masks, so every lane ends with the scalar result bits. Levels are returned as floats
-// (small integers, exact). AVX2-compiled files only.
+// order, the same operand order in products, the same strict comparisons), and the branches of the
+// scalar code become per-lane masks, so every lane ends with the scalar result bits. Levels are
+// returned as floats (small integers, exact). make_q3_quants: avx2_search_q3.h.
+// AVX2-compiled files only.
 #pragma once
 #include <immintrin.h>
 
