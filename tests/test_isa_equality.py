@@ -32,6 +32,7 @@ def adversarial_rows(rng, n: int) -> np.ndarray:
     g = rng.standard_normal(n).astype(np.float32)
     sign = np.where(rng.random(n) < 0.5, -1, 1).astype(np.float32)
     blockscale = np.repeat(10.0 ** rng.uniform(-3, 3, -(-n // 32)), 32)[:n].astype(np.float32)
+    group16 = np.arange(n) // 16  # K/IQ sub-blocks of 16: SIMD kernels put one per lane
     rows = [
         g,
         g * blockscale,
@@ -60,6 +61,11 @@ def adversarial_rows(rng, n: int) -> np.ndarray:
         (g * 1e19).astype(np.float32),                                  # x^2 near the f32 limit
         (g * 1e-42).astype(np.float32),                                 # deep subnormal
         np.where(rng.random(n) < 0.05, g * 1e30, g * 1e-30).astype(np.float32),
+        np.full(n, -0.37, np.float32),                                  # constant <= 0: degenerate (scale, min) fits
+        (g * 10.0 ** rng.uniform(-4, 4, -(-n // 16))[group16]).astype(np.float32),  # scales vary per 16
+        np.where(group16 % 2 == 0, 0, g).astype(np.float32),           # all-zero sub-blocks beside live ones
+        rng.standard_normal(-(-n // 16))[group16].astype(np.float32),      # constant sub-blocks
+        (g * 1e36).astype(np.float32),                                  # x*x itself is inf
     ]
     return np.stack(rows)
 

@@ -1,11 +1,13 @@
 // AVX2 building blocks of the K-quant kernels: lane-wise twins of fp.h's rounding helpers,
-// 8x8 transposes that put 8 sub-blocks in the 8 lanes and back, and the K-quant bit unpacking.
+// 8x8 transposes that put 8 sub-blocks in the 8 lanes and back, the final requantization, and
+// K-quant scale (un)packing.
 // Every helper gives, lane by lane, the bits of its scalar counterpart.
 // AVX2-compiled files only; everything is `static` so no AVX2 copy is shared with scalar code.
 #pragma once
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace dgk::avx2::kq {
 
@@ -68,40 +70,30 @@ static inline void store_lanes_u8(const __m256* t, int n, uint8_t* dst, int stri
         transpose8(r);
         for (int j = 0; j < 8; j += 2) {
             const __m256i a = _mm256_cvtps_epi32(r[j]), b = _mm256_cvtps_epi32(r[j + 1]);
-            // u16 lanes: a0-3 b0-3 | a4-7 b4-7; bytes after the second pack: a0-3 b0-3 ... a4-7 b4-7
+            // u16 lanes a0-3 b0-3 | a4-7 b4-7, then bytes a0-3 b0-3 a4-7 b4-7, reordered to a0-7 b0-7
             const __m256i w = _mm256_packus_epi32(a, b);
             const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
-            // bytes: a0-3 b0-3 a4-7 b4-7 -> a0-7 b0-7
             const __m128i ordered = _mm_shuffle_epi32(bytes, 0xd8);
             _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + j * stride + c), ordered);
-            _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (j + 1) * stride + c), _mm_unpackhi_epi64(ordered, ordered));
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (j + 1) * stride + c),
+                             _mm_unpackhi_epi64(ordered, ordered));
         }
     }
 }
 
-// 8 bytes at p, zero-extended to 8 int32 lanes (memcpy-free unaligned load).
+// 8 bytes at p (any alignment), zero-extended to 8 int32 lanes.
 static inline __m256i load_u8x8(const uint8_t* p) {
     return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }
 
-// ---- scale unpacking (twins of common/kquant_scales.h, kept static for the AVX2 files) -------
-
-// Q4_K/Q5_K: 6-bit scale and min of sub-block j.
-static inline void scale_min6(const uint8_t* s, int j, int* sc, int* mn) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *mn = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-        *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+// y[0..31] = d*q - m for 32 unsigned byte quants q (the scalar decoders' product, then difference).
+static inline void store_affine32(__m256i q, __m256 d, __m256 m, float* y) {
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int g = 0; g < 4; ++g) {
+        const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part[g]));
+        _mm256_storeu_ps(y + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d, v), m));
     }
-}
-
-// Q3_K: signed scale of sub-block j (stored with an offset of 32).
-static inline int scale6_q3(const uint8_t* s, int j) {
-    const int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
-    const int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
-    return (lo | (hi << 4)) - 32;
 }
 
 // ---- final requantization with the stored scales, in lane layout ------------------------------
@@ -148,6 +140,14 @@ static inline void superblock_sumsq(const float* x, int64_t nsb, float* out) {
     }
 }
 
+// K-quant imatrix weights, in place: w = qw * sqrtf(sigma2 + x*x) (w holds qw on entry).
+template <int N>
+static inline void imatrix_weights(const __m256* x, __m256 sigma2, __m256* w) {
+    for (int i = 0; i < N; ++i) {
+        w[i] = _mm256_mul_ps(w[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[i], x[i]))));
+    }
+}
+
 // Per lane (sub-block), the sequential sum of w over its N elements.
 template <int N>
 static inline __m256 lane_sum(const __m256* w) {
@@ -160,11 +160,11 @@ static inline __m256 lane_sum(const __m256* w) {
 
 static inline uint32_t load_u32(const uint8_t* p) {
     uint32_t v;
-    __builtin_memcpy(&v, p, 4);
+    std::memcpy(&v, p, 4);
     return v;
 }
 
-// Q4_K/Q5_K: the 8 (scale, min) pairs of scale_min6 in the 8 lanes.
+// Q4_K/Q5_K: the 8 (scale, min) pairs of 6 bits (layout: common/kquant_scales.h) in the 8 lanes.
 static inline void scale_min6_x8(const uint8_t* s, __m256i* sc, __m256i* mn) {
     const int a = (int)load_u32(s), b = (int)load_u32(s + 4), c = (int)load_u32(s + 8);
     const __m256i p = _mm256_cvtepu8_epi32(_mm_setr_epi32(a, c, 0, 0));  // s0-3, s8-11
@@ -178,7 +178,8 @@ static inline void scale_min6_x8(const uint8_t* s, __m256i* sc, __m256i* mn) {
     *mn = _mm256_blend_epi32(_mm256_and_si256(q, m63), _mm256_or_si256(_mm256_srli_epi32(p, 4), top2_r), 0xF0);
 }
 
-// Q3_K: the signed scales of sub-blocks 8k..8k+7 (scale6_q3) in the 8 lanes.
+// Q3_K: the signed 6-bit scales of sub-blocks 8k..8k+7 (layout: common/kquant_scales.h) in the
+// 8 lanes.
 static inline __m256i scale6_q3_x8(const uint8_t* s, int k) {
     const __m256i low = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s)));
     const __m256i nib = k == 0 ? _mm256_and_si256(low, _mm256_set1_epi32(15)) : _mm256_srli_epi32(low, 4);
@@ -193,7 +194,7 @@ static inline __m256i scale6_q3_x8(const uint8_t* s, int k) {
 // Lane j of v in every lane.
 static inline __m256 lane(__m256 v, int j) { return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(j)); }
 
-// ---- scale packing --------------------------------------------------------------------------
+// ---- scale packing (the byte layouts of common/kquant_scales.h) -------------------------------
 
 // Q4_K/Q5_K: 8 (scale, min) byte pairs into 12 bytes, values taken as given (see kquant_scales.h).
 static inline void pack_scale_min6(const uint8_t* ls, const uint8_t* lm, uint8_t* s) {

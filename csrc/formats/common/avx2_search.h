@@ -1,9 +1,10 @@
-// The scale searches of scale_search.cpp for 8 sub-blocks at once, one sub-block per lane.
-// Inputs are "lane-major": xt[i] / wt[i] hold element i of the 8 sub-blocks (see load_lanes).
+// The scale searches of scale_search.cpp for sets of 8 sub-blocks, one sub-block per lane.
+// Inputs are lane-major: x[i] / w[i] hold element i of the set's 8 sub-blocks (see load_lanes).
 // Each lane performs its scalar search's float operations in the same order (sums over i in index
-// order, (w*l)*x products, the same strict comparisons), and the branches of the scalar code become
-// per-lane masks, so every lane ends with the scalar result bits. Levels are returned as floats
-// (small integers, exact). AVX2-compiled files only.
+// order, the same operand order in products, the same strict comparisons), and the branches of the
+// scalar code become per-lane masks, so every lane ends with the scalar result bits. Levels are
+// returned as floats (small integers, exact). make_q3_quants: avx2_search_q3.h.
+// AVX2-compiled files only.
 #pragma once
 #include <immintrin.h>
 
@@ -181,9 +182,9 @@ static inline void qx_search(const __m256* x, const __m256* w, int nmax, __m256*
         fit(iscale);
         for (int b = 0; b < NB; ++b) {
             // branch-free: which lanes win is data, a branch on it would mispredict
-            const __m256 better =
-                _mm256_and_ps(_mm256_cmp_ps(suml2[b], zero, _CMP_GT_OQ),
-                              _mm256_cmp_ps(_mm256_mul_ps(sumlx[b], sumlx[b]), _mm256_mul_ps(best[b], suml2[b]), _CMP_GT_OQ));
+            const __m256 gain =
+                _mm256_cmp_ps(_mm256_mul_ps(sumlx[b], sumlx[b]), _mm256_mul_ps(best[b], suml2[b]), _CMP_GT_OQ);
+            const __m256 better = _mm256_and_ps(_mm256_cmp_ps(suml2[b], zero, _CMP_GT_OQ), gain);
             const __m256 sc = _mm256_div_ps(sumlx[b], suml2[b]);
             scale[b] = pick(scale[b], sc, better);
             best[b] = pick(best[b], _mm256_mul_ps(sc, sumlx[b]), better);
@@ -196,8 +197,8 @@ static inline void qx_search(const __m256* x, const __m256* w, int nmax, __m256*
     for (int b = 0; b < NB; ++b) {
         for (int i = 0; i < N; ++i) {
             const int k = b * N + i;
-            const __m256i l = _mm256_add_epi32(clamp8(nearest_int8(_mm256_mul_ps(best_iscale[b], x[k])), -nmax, nmax - 1), offset);
-            L[k] = _mm256_andnot_ps(empty[b], _mm256_cvtepi32_ps(l));
+            const __m256i l = clamp8(nearest_int8(_mm256_mul_ps(best_iscale[b], x[k])), -nmax, nmax - 1);
+            L[k] = _mm256_andnot_ps(empty[b], _mm256_cvtepi32_ps(_mm256_add_epi32(l, offset)));
         }
         scale[b] = _mm256_andnot_ps(empty[b], scale[b]);
     }

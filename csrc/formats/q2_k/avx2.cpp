@@ -48,7 +48,6 @@ void decode_q2_k(const void* src, float* dst, int64_t nblocks) {
     }
 }
 
-
 namespace {
 
 // Sub-blocks 8h..8h+7 of a super-block in lane layout (element i of sub-block 8h+j: x[h][i] lane j).
@@ -127,7 +126,7 @@ void encode_block_imatrix(const float* xb, const float* qwb, float sum_x2, block
         __m256* w = t.w[h];
         const __m256* x = t.x[h];
         kq::load_lanes(qwb + 128 * h, 16, 16, w);
-        for (int i = 0; i < 16; ++i) w[i] = _mm256_mul_ps(w[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[i], x[i]))));
+        kq::imatrix_weights<16>(x, sigma2, w);
         _mm256_storeu_ps(sw + 8 * h, kq::lane_sum<16>(w));
     }
     t.search({3, -0.9f, 0.05f, 36, false, true}, scales, mins);

@@ -1,7 +1,8 @@
 // Q3_K AVX2 kernels (layout and reference: ref.cpp). Decode: each sub-block's eight possible values
 // dl*v (v = -4..3) are computed once, with the scalar operation, and looked up per weight.
-// Encode: the 16 sub-block searches of a super-block run as two sets of 8, one sub-block per lane
-// (common/avx2_search.h); the per-super-block steps on 16 values stay scalar, as in ref.cpp.
+// Encode: sub-block searches run one sub-block per lane (common/avx2_search.h, avx2_search_q3.h),
+// for up to 8 super-blocks together; the steps on a super-block's 16 scales stay scalar as in
+// ref.cpp, except the imatrix scale search, which runs one super-block per lane.
 #include <immintrin.h>
 
 #include <cmath>
@@ -20,41 +21,39 @@ namespace dgk::avx2 {
 
 void decode_q3_k(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q3_k*>(src);
-    const __m256 neg = _mm256_setr_ps(-4, -3, -2, -1, -4, -3, -2, -1);
-    const __m256 pos = _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
+    const __m256 levels = _mm256_setr_ps(-4, -3, -2, -1, 0, 1, 2, 3);
+    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
     for (int64_t ib = 0; ib < nblocks; ++ib) {
         const block_q3_k& b = blocks[ib];
         const __m256 d_all = _mm256_set1_ps(fp16_to_f32(b.d));
         float* y = dst + ib * 256;
-        // Per sub-block, the values dl*v for v = -4..-1 (high bit clear) and 0..3 (set).
-        __m256 lo_tab[16], hi_tab[16];
+        // table[s] lane v + 4 = dl*v of sub-block s, v = -4..3
+        __m256 table[16];
         for (int k = 0; k < 2; ++k) {
             const __m256 dl = _mm256_mul_ps(d_all, _mm256_cvtepi32_ps(kq::scale6_q3_x8(b.scales, k)));
-            for (int j = 0; j < 8; ++j) {
-                const __m256 f = kq::lane(dl, j);
-                lo_tab[8 * k + j] = _mm256_mul_ps(f, neg);
-                hi_tab[8 * k + j] = _mm256_mul_ps(f, pos);
-            }
+            for (int j = 0; j < 8; ++j) table[8 * k + j] = _mm256_mul_ps(kq::lane(dl, j), levels);
         }
-        // Element 128h + 32k + l: 2 bits at 2k of qs[32h + l] (permilps reads bits 0-1 only),
-        // high bit 4h + k of hmask[l] (moved to the sign bit, which blendv reads).
-        for (int g = 0; g < 4; ++g) {
-            const __m256i hm = kq::load_u8x8(b.hmask + 8 * g);
-            for (int h = 0; h < 2; ++h) {
-                const __m256i q = kq::load_u8x8(b.qs + 32 * h + 8 * g);
-                for (int k = 0; k < 4; ++k) {
-                    const __m256i idx = _mm256_srli_epi32(q, 2 * k);
-                    const __m256 high = _mm256_castsi256_ps(_mm256_slli_epi32(hm, 31 - (4 * h + k)));
-                    const int s = 8 * h + 2 * k + (g >> 1);
-                    const __m256 v = _mm256_blendv_ps(_mm256_permutevar_ps(lo_tab[s], idx),
-                                                      _mm256_permutevar_ps(hi_tab[s], idx), high);
-                    _mm256_storeu_ps(y + 128 * h + 32 * k + 8 * g, v);
+        const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask));
+        for (int h = 0; h < 2; ++h) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h));
+            for (int k = 0; k < 4; ++k) {
+                // Element 128h + 32k + l: 2 bits at 2k of qs[32h + l], high bit 4h + k of hmask[l];
+                // index v + 4 = low bits | high bit << 2. Masks keep 16-bit shifts inside bytes.
+                const int p = 4 * h + k;
+                const __m256i hb = p >= 2 ? _mm256_srli_epi16(hm, p - 2) : _mm256_slli_epi16(hm, 2 - p);
+                const __m256i idx = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * k), three),
+                                                    _mm256_and_si256(hb, four));
+                const __m128i lo = _mm256_castsi256_si128(idx), hi = _mm256_extracti128_si256(idx, 1);
+                const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+                for (int g = 0; g < 4; ++g) {
+                    const __m256 t = table[8 * h + 2 * k + (g >> 1)];
+                    _mm256_storeu_ps(y + 128 * h + 32 * k + 8 * g,
+                                     _mm256_permutevar8x32_ps(t, _mm256_cvtepu8_epi32(part[g])));
                 }
             }
         }
     }
 }
-
 
 namespace {
 
@@ -143,9 +142,7 @@ void encode_imatrix(const float* xb, const float* qwb, const float* sum_x2, bloc
         for (int h = 0; h < 2; ++h) {
             kq::load_lanes(xb + 256 * g + 128 * h, 16, 16, x[g][h]);
             kq::load_lanes(qwb + 256 * g + 128 * h, 16, 16, w[h]);
-            for (int i = 0; i < 16; ++i) {
-                w[h][i] = _mm256_mul_ps(w[h][i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[g][h][i], x[g][h][i]))));
-            }
+            kq::imatrix_weights<16>(x[g][h], sigma2, w[h]);
             _mm256_storeu_ps(sw[g] + 8 * h, kq::lane_sum<16>(w[h]));
         }
         __m256 sc[2];
@@ -191,7 +188,8 @@ void encode_q3_k(const float* x, void* dst, int64_t n, const float* imatrix) {
         kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
         for (int64_t k = 0; k < nc; k += 8) {
             const int64_t ib = c0 + k;
-            encode_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq + k, blocks + ib, (int)(nc - k < 8 ? nc - k : 8));
+            const int count = (int)(nc - k < 8 ? nc - k : 8);
+            encode_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq + k, blocks + ib, count);
         }
     }
 }

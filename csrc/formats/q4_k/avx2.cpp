@@ -37,7 +37,6 @@ void decode_q4_k(const void* src, float* dst, int64_t nblocks) {
     }
 }
 
-
 namespace {
 
 // Final pass: requantize with the stored scales (unpacked from the bytes, as ref.cpp does), then
@@ -111,9 +110,7 @@ void encode_imatrix(const float* xb, const float* qwb, const float* sum_x2, bloc
         kq::load_lanes(xb + 256 * g, 32, 32, x[g]);
         kq::load_lanes(qwb + 256 * g, 32, 32, w[g]);
         const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2[g] / 256.f);
-        for (int i = 0; i < 32; ++i) {
-            w[g][i] = _mm256_mul_ps(w[g][i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[g][i], x[g][i]))));
-        }
+        kq::imatrix_weights<32>(x[g], sigma2, w[g]);
         _mm256_storeu_ps(sw[g], kq::lane_sum<32>(w[g]));
     }
     kq::asym_search<32, G>(&x[0][0], &w[0][0], {15, -0.9f, 0.05f, 36, false, true}, &L[0][0], scale, the_min);
@@ -149,7 +146,9 @@ void encode_q4_k(const float* x, void* dst, int64_t n, const float* imatrix) {
         const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
         kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
         int64_t k = 0;
-        for (; k + 2 <= nc; k += 2) encode_imatrix<2>(x + 256 * (c0 + k), imatrix + 256 * (c0 + k), sumsq + k, blocks + c0 + k);
+        for (; k + 2 <= nc; k += 2) {
+            encode_imatrix<2>(x + 256 * (c0 + k), imatrix + 256 * (c0 + k), sumsq + k, blocks + c0 + k);
+        }
         if (k < nc) encode_imatrix<1>(x + 256 * (c0 + k), imatrix + 256 * (c0 + k), sumsq + k, blocks + c0 + k);
     }
 }

@@ -15,10 +15,9 @@ namespace dgk::avx2 {
 
 namespace {
 
-// Bit `from` of every lane as the value 16 (or 0).
-inline __m256i bit_as_16(__m256i v, int from) {
-    const __m256i moved = from <= 4 ? _mm256_slli_epi32(v, 4 - from) : _mm256_srli_epi32(v, from - 4);
-    return _mm256_and_si256(moved, _mm256_set1_epi32(16));
+// Bit `from` of every byte moved to bit 4 (other bits: garbage, to be masked).
+inline __m256i bit_to_4(__m256i v, int from) {
+    return from <= 4 ? _mm256_slli_epi16(v, 4 - from) : _mm256_srli_epi16(v, from - 4);
 }
 
 // Final pass: requantize with the stored scales (unpacked from the bytes, as ref.cpp does), then
@@ -37,8 +36,9 @@ void requantize_and_pack(const __m256* x, __m256* L, block_q5_k& b) {
         const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 64 * c));
         const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 64 * c + 32));
         // bytes < 32: after masking, the 16-bit shifts below never cross a byte
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.qs + 32 * c),
-                            _mm256_or_si256(_mm256_and_si256(lo, nibble), _mm256_slli_epi16(_mm256_and_si256(hi, nibble), 4)));
+        const __m256i hi4 = _mm256_slli_epi16(_mm256_and_si256(hi, nibble), 4);
+        const __m256i packed = _mm256_or_si256(_mm256_and_si256(lo, nibble), hi4);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.qs + 32 * c), packed);
         const __m256i hb_lo = _mm256_srli_epi16(_mm256_and_si256(lo, bit4), 4);  // 0 or 1
         const __m256i hb_hi = _mm256_srli_epi16(_mm256_and_si256(hi, bit4), 4);
         qh = _mm256_or_si256(qh, _mm256_slli_epi16(_mm256_or_si256(hb_lo, _mm256_slli_epi16(hb_hi, 1)), 2 * c));
@@ -85,7 +85,7 @@ void encode_block_imatrix(const float* xb, const float* qwb, float sum_x2, block
     kq::load_lanes(xb, 32, 32, x);
     kq::load_lanes(qwb, 32, 32, w);
     const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2 / 256.f);
-    for (int i = 0; i < 32; ++i) w[i] = _mm256_mul_ps(w[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(x[i], x[i]))));
+    kq::imatrix_weights<32>(x, sigma2, w);
     float sw[8], scales[8], mins[8];
     _mm256_storeu_ps(sw, kq::lane_sum<32>(w));
     __m256 the_min;
@@ -111,9 +111,10 @@ void encode_block_imatrix(const float* xb, const float* qwb, float sum_x2, block
 
 void decode_q5_k(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q5_k*>(src);
-    const __m256i nibble = _mm256_set1_epi32(0xF);
+    const __m256i nibble = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
     for (int64_t ib = 0; ib < nblocks; ++ib) {
         const block_q5_k& b = blocks[ib];
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh));
         __m256i sc, m;
         kq::scale_min6_x8(b.scales, &sc, &m);
         const __m256 dl = _mm256_mul_ps(_mm256_set1_ps(fp16_to_f32(b.d)), _mm256_cvtepi32_ps(sc));
@@ -122,18 +123,17 @@ void decode_q5_k(const void* src, float* dst, int64_t nblocks) {
         for (int c = 0; c < 4; ++c) {
             const __m256 d1 = kq::lane(dl, 2 * c), m1 = kq::lane(ml, 2 * c);
             const __m256 d2 = kq::lane(dl, 2 * c + 1), m2 = kq::lane(ml, 2 * c + 1);
-            for (int g = 0; g < 4; ++g) {
-                const __m256i q = kq::load_u8x8(b.qs + 32 * c + 8 * g);
-                const __m256i h = kq::load_u8x8(b.qh + 8 * g);
-                const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, nibble), bit_as_16(h, 2 * c));
-                const __m256i hi = _mm256_or_si256(_mm256_srli_epi32(q, 4), bit_as_16(h, 2 * c + 1));
-                _mm256_storeu_ps(y + 64 * c + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d1, _mm256_cvtepi32_ps(lo)), m1));
-                _mm256_storeu_ps(y + 64 * c + 32 + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d2, _mm256_cvtepi32_ps(hi)), m2));
-            }
+            // bit 2c (low nibbles) and 2c+1 (high nibbles) of qh[l] become the value 16; masks keep
+            // the 16-bit shifts inside their bytes
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * c));
+            const __m256i h_lo = _mm256_and_si256(bit_to_4(qh, 2 * c), bit4);
+            const __m256i h_hi = _mm256_and_si256(bit_to_4(qh, 2 * c + 1), bit4);
+            kq::store_affine32(_mm256_or_si256(_mm256_and_si256(q, nibble), h_lo), d1, m1, y + 64 * c);
+            kq::store_affine32(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), nibble), h_hi), d2, m2,
+                               y + 64 * c + 32);
         }
     }
 }
-
 
 void encode_q5_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blocks = static_cast<block_q5_k*>(dst);

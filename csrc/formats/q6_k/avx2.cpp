@@ -56,7 +56,6 @@ void decode_q6_k(const void* src, float* dst, int64_t nblocks) {
     }
 }
 
-
 namespace {
 
 // Levels (0..63, element e of the super-block in q[e]) into ql/qh: per 128-weight half h,
@@ -72,8 +71,9 @@ void pack_levels(const uint8_t* q, block_q6_k& b) {
         auto top = [&](__m256i a) { return _mm256_and_si256(_mm256_srli_epi16(a, 4), two); };
         const __m256i ql0 = _mm256_or_si256(nib(v[0]), _mm256_slli_epi16(nib(v[2]), 4));
         const __m256i ql1 = _mm256_or_si256(nib(v[1]), _mm256_slli_epi16(nib(v[3]), 4));
-        const __m256i qh = _mm256_or_si256(_mm256_or_si256(top(v[0]), _mm256_slli_epi16(top(v[1]), 2)),
-                                           _mm256_or_si256(_mm256_slli_epi16(top(v[2]), 4), _mm256_slli_epi16(top(v[3]), 6)));
+        const __m256i qh01 = _mm256_or_si256(top(v[0]), _mm256_slli_epi16(top(v[1]), 2));
+        const __m256i qh23 = _mm256_or_si256(_mm256_slli_epi16(top(v[2]), 4), _mm256_slli_epi16(top(v[3]), 6));
+        const __m256i qh = _mm256_or_si256(qh01, qh23);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.ql + 64 * h), ql0);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.ql + 64 * h + 32), ql1);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.qh + 32 * h), qh);
