@@ -207,3 +207,8 @@ def bf16_bits_to_f32(bits: np.ndarray) -> np.ndarray:
     """bfloat16 bits (uint16, or ml_dtypes.bfloat16) widened exactly to float32."""
     b = np.ascontiguousarray(bits).view(np.uint16)
     return (b.astype(np.uint32) << 16).view(np.float32)
+
+
+# Folder holding the dgkernels package under test (the installed one in CI, python/ in a dev tree):
+# child processes get it on PYTHONPATH so they import the same build.
+PKG_PARENT = str(Path(dg.__file__).resolve().parent.parent)
