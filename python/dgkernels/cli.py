@@ -1,9 +1,10 @@
-"""The `dgkernels` command: plan, quantize, eval.
+"""The `dgkernels` command: plan, quantize, imatrix, eval.
 
     dgkernels quantize --demo
     dgkernels plan MODEL.gguf --policy dynamicgate --type IQ2_XXS [--json]
     dgkernels quantize SRC.gguf -o OUT.gguf --policy llama --type Q4_K_M [--imatrix FILE] [--threads N]
     dgkernels quantize SRC.gguf -o OUT.gguf --policy budget --target-bpw 3.5 --imatrix FILE
+    dgkernels imatrix MODEL.gguf [--text FILE | --self N_TOKENS] -o IMATRIX.gguf
     dgkernels eval BASE.gguf QUANT.gguf [--text FILE] [--chunks N]
 
 Errors print one line and exit non-zero; no tracebacks for bad input.
@@ -98,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     q.add_argument("--demo", action="store_true",
                    help="quantize SmolLM2-135M-Instruct (extra 'demo') with DynamicGate into the current directory")
+
+    # `dgkernels imatrix ...` is parsed by dgkernels.imatrix_compute (main() hands it over).
+    sub.add_parser("imatrix", help="compute an importance matrix with dgkernels' numpy forward pass",
+                   add_help=False)
 
     e = sub.add_parser("eval", help="perplexity and KL-divergence against a base model (extra 'eval')")
     e.add_argument("base", help="base GGUF model (the reference distribution)")
@@ -198,6 +203,10 @@ def main(argv=None) -> int:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread
         pass
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["imatrix"]:
+        from .imatrix_compute import cli_main
+        return cli_main(argv[1:])
     try:
         args = ap.parse_args(argv)
         if args.command is None:
