@@ -14,7 +14,12 @@ void decode_q4_1(const void* src, float* dst, int64_t nblocks) {
         const float d = fp16_to_f32(blocks[b].d);
         const float m = fp16_to_f32(blocks[b].m);
         unpack_q4(blocks[b].qs, q);
-        for (int j = 0; j < QK; ++j) dst[j] = static_cast<float>(q[j]) * d + m;
+        for (int j = 0; j < QK; ++j) {
+            // If q*d and m are both NaN, keep the product's NaN (as ggml's build does) rather than
+            // whichever operand the compiler happens to put first.
+            const float p = static_cast<float>(q[j]) * d;
+            dst[j] = p != p ? p : p + m;
+        }
     }
 }
 
