@@ -136,14 +136,14 @@ def _rss_mib() -> float:
 
 
 def compute_imatrix(model_path, *, text=None, self_tokens=None, chunks=None, ctx=512, out_path,
-                    progress=True, seed=0, process_output=False, numerics="llama.cpp", model=None) -> Path:
+                    progress=True, seed=0, process_output=False, numerics="fp32", model=None) -> Path:
     """Compute an importance matrix for the GGUF model at `model_path` and write it to `out_path`.
 
     text: path of a UTF-8 text file (calibration data), or
     self_tokens: N, for data-free calibration on ceil(N/ctx) chunks the model writes itself (seeded).
     chunks: at most this many chunks (default: all). ctx: tokens per chunk (llama-imatrix's -c).
-    numerics: "llama.cpp" (default) rounds activations as llama.cpp's CPU backend does, so the
-    activations are llama-imatrix's; "fp32" keeps them in float32.
+    numerics: "fp32" (default) or "llama.cpp" (activations rounded as llama.cpp's CPU backend does:
+    8-bit noise on the collected inputs, about 30% slower; see forward/llamacpp_numerics.py).
     model: an already loaded `dgkernels.forward.Model` of the same file, to skip decoding it again.
     Returns the output path.
     """
@@ -208,8 +208,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ctx", "-c", type=int, default=512, help="tokens per chunk (default 512)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed for --self (default 0)")
     p.add_argument("--process-output", action="store_true", help="also collect output.weight (as llama-imatrix)")
-    p.add_argument("--numerics", choices=("llama.cpp", "fp32"), default="llama.cpp",
-                   help="round activations as llama.cpp's CPU backend (default) or keep float32")
+    p.add_argument("--numerics", choices=("fp32", "llama.cpp"), default="fp32",
+                   help="float32 activations (default) or llama.cpp's CPU roundings")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 

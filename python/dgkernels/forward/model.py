@@ -2,9 +2,9 @@
 
 Covers what llama.cpp builds for `llama` (SmolLM, Llama 2/3), `qwen2`, `qwen3` and `gemma3`:
 RMSNorm, rotary position embeddings, grouped-query causal attention, gated FFN. Weights are decoded
-once to float32 with dgkernels' own kernels (memory = the model's decoded size). By default the
-activations are rounded where llama.cpp's CPU backend rounds them (llamacpp_numerics.py), so the
-logits agree with llama.cpp's; numerics="fp32" keeps them in float32 throughout.
+once to float32 with dgkernels' own kernels (memory = the model's decoded size); activations are
+float32. numerics="llama.cpp" optionally rounds them where llama.cpp's CPU backend does
+(llamacpp_numerics.py).
 
 Every matrix multiplication by a model weight goes through `Model.matmul`, which hands its input to
 an optional observer: that is how the importance-matrix collector sees what llama-imatrix sees.
@@ -134,7 +134,7 @@ class KVCache:
 class Model:
     """A GGUF model decoded to float32, with `forward(tokens)` -> logits."""
 
-    def __init__(self, path, *, numerics: str = "llama.cpp", progress: bool = False):
+    def __init__(self, path, *, numerics: str = "fp32", progress: bool = False):
         if numerics not in NUMERICS:
             raise ValueError(f"numerics must be one of {NUMERICS}, got {numerics!r}")
         self.numerics = numerics
@@ -390,12 +390,12 @@ def _progress(iterable, **kw):
     return tqdm(iterable, **kw)
 
 
-def load_model(path, *, numerics: str = "llama.cpp", progress: bool = False) -> Model:
+def load_model(path, *, numerics: str = "fp32", progress: bool = False) -> Model:
     """Open a GGUF model for the numpy forward pass (raises UnsupportedModelError naming what is missing).
 
-    numerics="llama.cpp" (default) reproduces the roundings of llama.cpp's CPU backend that change
-    results measurably: each weight's input converted to that weight's dot-product type (8-bit blocks for
-    quantized weights, fp16/bf16 for half-precision ones) and an fp16 KV cache. "fp32" keeps every
-    activation in float32 (the model as its weights define it, without llama.cpp's shortcuts).
+    numerics="fp32" (default) keeps every activation in float32: the model as its weights define it.
+    numerics="llama.cpp" adds the roundings of llama.cpp's CPU backend (each weight's input converted
+    to that weight's dot-product type, fp16 KV cache), so the logits carry the same kind of rounding
+    noise as llama.cpp's; see llamacpp_numerics.py for why bit-level agreement is out of reach anyway.
     """
     return Model(path, numerics=numerics, progress=progress)
