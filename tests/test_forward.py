@@ -117,7 +117,9 @@ def write_tiny_model(path, arch: str = "llama", *, seed: int = 0, add_bos: bool 
 
     import dgkernels as dg
     rng = np.random.default_rng(seed)
-    c = TINY
+    c = dict(TINY)
+    if arch == "gemma3":
+        c["n_layer"] = 6  # five sliding-window layers, then one global layer with its own rope base
     scores = None
     if tokenizer == "llama":
         tokens, types, scores = tiny_spm_vocab()

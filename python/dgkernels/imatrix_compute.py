@@ -201,8 +201,9 @@ def _parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", "-f", metavar="FILE", help="calibration text (UTF-8)")
     src.add_argument("--self", dest="self_tokens", metavar="N_TOKENS", type=int,
-                     help="data-free: the model writes N tokens of its own text (seeded sampling) and "
-                          "the imatrix is computed on them")
+                     help="data-free: the model writes N tokens of its own text from neutral prompts (seeded "
+                          "sampling) and the imatrix is computed on them; needs no dataset, but covers only what "
+                          "the model tends to write (a real text of the target domain is usually better)")
     p.add_argument("-o", "--output", required=True, metavar="IMATRIX.gguf", help="output file")
     p.add_argument("--chunks", type=int, default=None, help="process at most N chunks (default: all)")
     p.add_argument("--ctx", "-c", type=int, default=512, help="tokens per chunk (default 512)")
