@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_forward import TINY, DATA, demo_or_skip, reference_forward, write_tiny_model
+from test_forward import DATA, TINY, demo_model, reference_forward, write_tiny_model
 
 import dgkernels as dg
 from dgkernels.forward import Tokenizer, load_model
@@ -206,12 +206,11 @@ def test_arguments_are_checked(tiny_llama, calib_file, tmp_path):
 
 def test_demo_model_imatrix_shapes(tmp_path):
     """One short chunk on SmolLM2: every blk weight is there with its input width."""
-    path = demo_or_skip()
+    m = demo_model()
     text = DATA / "emma_calib.txt"
     if not text.is_file():
         pytest.skip("emma_calib.txt not found")
-    m = load_model(path)
-    out = compute_imatrix(path, text=str(text), ctx=64, chunks=1, out_path=tmp_path / "smol.gguf",
+    out = compute_imatrix(m.path, text=str(text), ctx=64, chunks=1, out_path=tmp_path / "smol.gguf",
                           progress=False, model=m)
     _, tensors, shapes = read_gguf(out)
     assert len(tensors) == 2 * 7 * m.hp.n_layer
