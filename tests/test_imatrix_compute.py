@@ -169,6 +169,19 @@ def test_self_calibration_is_deterministic(tiny_llama, tmp_path):
     assert fa["imatrix.datasets"][0].startswith("self-generated:")
 
 
+def test_cached_self_imatrix_is_reused_only_for_same_settings(tiny_llama, tmp_path):
+    from dgkernels.imatrix_compute import cached_self_imatrix
+    path, _ = tiny_llama
+    cache = tmp_path / "demo.imatrix.gguf"
+    p = cached_self_imatrix(path, cache, self_tokens=CTX, ctx=CTX, seed=1, progress=False)
+    stamp = p.stat().st_mtime_ns
+    assert cached_self_imatrix(path, cache, self_tokens=CTX, ctx=CTX, seed=1, progress=False).stat().st_mtime_ns \
+        == stamp
+    cached_self_imatrix(path, cache, self_tokens=CTX, ctx=CTX, seed=2, progress=False)
+    fields, _, _ = read_gguf(cache)
+    assert fields["imatrix.datasets"][0].endswith(":seed=2")
+
+
 def test_generated_text_avoids_control_tokens(tiny_llama):
     from dgkernels.forward.generate import generate_chunks
     path, _ = tiny_llama

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImatrixCollector", "compute_imatrix", "write_imatrix_gguf", "text_chunks", "cli_main"]
+__all__ = ["ImatrixCollector", "compute_imatrix", "cached_self_imatrix", "write_imatrix_gguf", "text_chunks",
+           "cli_main"]
 
 MIN_ROWS = 16  # llama-imatrix ignores matrix products over fewer rows (tokens) than this
 
@@ -173,7 +174,7 @@ def compute_imatrix(model_path, *, text=None, self_tokens=None, chunks=None, ctx
         from .forward.generate import generate_chunks
         n_tok = self_tokens if chunks is None else min(self_tokens, chunks * ctx)
         work = generate_chunks(m, tok, n_tok, ctx, seed=seed, progress=progress)
-        datasets = [f"self-generated:{Path(model_path).name}:tokens={len(work) * ctx}:seed={seed}"]
+        datasets = [_self_dataset_name(model_path, len(work) * ctx, ctx, seed)]
     collector = ImatrixCollector(process_output=process_output)
     m.observer = collector
     try:
@@ -190,6 +191,27 @@ def compute_imatrix(model_path, *, text=None, self_tokens=None, chunks=None, ctx
         print(f"imatrix: {len(collector.sums)} weights, {len(work)} chunks of {ctx} tokens -> {out} "
               f"({time.perf_counter() - t0:.1f} s, peak RSS {_rss_mib():.0f} MiB)", file=sys.stderr)
     return out
+
+
+def _self_dataset_name(model_path, n_tokens: int, ctx: int, seed: int) -> str:
+    return f"self-generated:{Path(model_path).name}:tokens={n_tokens}:ctx={ctx}:seed={seed}"
+
+
+def cached_self_imatrix(model_path, cache_path, *, self_tokens: int = 4096, ctx: int = 512, seed: int = 0,
+                        progress: bool = True) -> Path:
+    """A self-calibrated imatrix for `model_path` at `cache_path`, computed only when the file there is
+    missing or was made with other settings (its imatrix.datasets entry records model, tokens, ctx, seed)."""
+    cache_path = Path(cache_path)
+    want = _self_dataset_name(model_path, -(-self_tokens // ctx) * ctx, ctx, seed)
+    if cache_path.is_file():
+        try:
+            from .forward.gguf_file import GGUFFile
+            if list(GGUFFile(cache_path).get("imatrix.datasets", [])) == [want]:
+                return cache_path
+        except (ValueError, OSError):
+            pass  # unreadable: recompute
+    return compute_imatrix(model_path, self_tokens=self_tokens, ctx=ctx, seed=seed, out_path=cache_path,
+                           progress=progress)
 
 
 def _parser() -> argparse.ArgumentParser:
