@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_forward import (DATA, demo_or_skip, reference_forward, tiny_tokens,  # noqa: F401 (fixture helpers)
-                          write_tiny_model)
+from test_forward import DATA, TINY, demo_model, reference_forward, write_tiny_model
 
 import dgkernels as dg
 from dgkernels.forward import Tokenizer, load_model
@@ -12,6 +11,7 @@ from dgkernels.imatrix_compute import (ImatrixCollector, cli_main, compute_imatr
                                        write_imatrix_gguf)
 
 CTX = 32
+TINY_LAYERS = TINY["n_layer"]
 
 
 @pytest.fixture(scope="module")
@@ -121,19 +121,16 @@ def test_reads_back_through_dgkernels_reader(tiny_llama, calib_file, tmp_path):
     path, spec = tiny_llama
     out = compute_imatrix(path, text=str(calib_file), ctx=CTX, chunks=2, out_path=tmp_path / "im.gguf",
                           progress=False)
-    reader = next((getattr(io, n) for n in ("read_imatrix", "load_imatrix", "read") if hasattr(io, n)), None)
-    if reader is None:
-        pytest.skip("dgkernels.imatrix_io has no read_imatrix/load_imatrix")
-    im = reader(out)
-    entries = getattr(im, "entries", im)
+    im = io.load_imatrix(out)
     _, tensors, _ = read_gguf(out)
     names = sorted(t[:-len(".in_sum2")] for t in tensors if t.endswith(".in_sum2"))
-    assert sorted(entries) == names
+    assert sorted(im.values) == names and len(names) == 7 * TINY_LAYERS
+    assert (im.chunk_count, im.chunk_size, im.datasets) == (2, CTX, [str(calib_file)])
     for n in names:
-        e = entries[n]
-        vals = np.asarray(getattr(e, "values", e), dtype=np.float64).reshape(-1)
-        assert vals.size == spec["weights"][n].shape[1]
-        assert np.all(np.isfinite(vals)) and np.all(vals >= 0)
+        cols = spec["weights"][n].shape[1]
+        assert im.values[n].shape == (1, cols)
+        assert list(im.counts[n]) == [2 * CTX]
+        np.testing.assert_allclose(im.values[n][0], tensors[n + ".in_sum2"] / (2 * CTX), rtol=1e-6)
 
 
 def test_imatrix_lowers_weighted_error(tiny_llama, calib_file, tmp_path):
@@ -170,6 +167,19 @@ def test_self_calibration_is_deterministic(tiny_llama, tmp_path):
         np.testing.assert_array_equal(ta[n], tb[n])  # same seed, same chunks (N rounds up to whole chunks)
     assert not np.array_equal(ta["blk.1.ffn_down.weight.in_sum2"], tc["blk.1.ffn_down.weight.in_sum2"])
     assert fa["imatrix.datasets"][0].startswith("self-generated:")
+
+
+def test_cached_self_imatrix_is_reused_only_for_same_settings(tiny_llama, tmp_path):
+    from dgkernels.imatrix_compute import cached_self_imatrix
+    path, _ = tiny_llama
+    cache = tmp_path / "demo.imatrix.gguf"
+    p = cached_self_imatrix(path, cache, self_tokens=CTX, ctx=CTX, seed=1, progress=False)
+    stamp = p.stat().st_mtime_ns
+    assert cached_self_imatrix(path, cache, self_tokens=CTX, ctx=CTX, seed=1, progress=False).stat().st_mtime_ns \
+        == stamp
+    cached_self_imatrix(path, cache, self_tokens=CTX, ctx=CTX, seed=2, progress=False)
+    fields, _, _ = read_gguf(cache)
+    assert fields["imatrix.datasets"][0].endswith(":seed=2")
 
 
 def test_generated_text_avoids_control_tokens(tiny_llama):
@@ -209,12 +219,11 @@ def test_arguments_are_checked(tiny_llama, calib_file, tmp_path):
 
 def test_demo_model_imatrix_shapes(tmp_path):
     """One short chunk on SmolLM2: every blk weight is there with its input width."""
-    path = demo_or_skip()
+    m = demo_model()
     text = DATA / "emma_calib.txt"
     if not text.is_file():
         pytest.skip("emma_calib.txt not found")
-    m = load_model(path)
-    out = compute_imatrix(path, text=str(text), ctx=64, chunks=1, out_path=tmp_path / "smol.gguf",
+    out = compute_imatrix(m.path, text=str(text), ctx=64, chunks=1, out_path=tmp_path / "smol.gguf",
                           progress=False, model=m)
     _, tensors, shapes = read_gguf(out)
     assert len(tensors) == 2 * 7 * m.hp.n_layer

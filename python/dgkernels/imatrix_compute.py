@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImatrixCollector", "compute_imatrix", "write_imatrix_gguf", "text_chunks", "cli_main"]
+__all__ = ["ImatrixCollector", "compute_imatrix", "cached_self_imatrix", "write_imatrix_gguf", "text_chunks",
+           "cli_main"]
 
 MIN_ROWS = 16  # llama-imatrix ignores matrix products over fewer rows (tokens) than this
 
@@ -136,14 +137,14 @@ def _rss_mib() -> float:
 
 
 def compute_imatrix(model_path, *, text=None, self_tokens=None, chunks=None, ctx=512, out_path,
-                    progress=True, seed=0, process_output=False, numerics="llama.cpp", model=None) -> Path:
+                    progress=True, seed=0, process_output=False, numerics="fp32", model=None) -> Path:
     """Compute an importance matrix for the GGUF model at `model_path` and write it to `out_path`.
 
     text: path of a UTF-8 text file (calibration data), or
     self_tokens: N, for data-free calibration on ceil(N/ctx) chunks the model writes itself (seeded).
     chunks: at most this many chunks (default: all). ctx: tokens per chunk (llama-imatrix's -c).
-    numerics: "llama.cpp" (default) rounds activations as llama.cpp's CPU backend does, so the
-    activations are llama-imatrix's; "fp32" keeps them in float32.
+    numerics: "fp32" (default) or "llama.cpp" (activations rounded as llama.cpp's CPU backend does:
+    8-bit noise on the collected inputs, about 30% slower; see forward/llamacpp_numerics.py).
     model: an already loaded `dgkernels.forward.Model` of the same file, to skip decoding it again.
     Returns the output path.
     """
@@ -173,7 +174,7 @@ def compute_imatrix(model_path, *, text=None, self_tokens=None, chunks=None, ctx
         from .forward.generate import generate_chunks
         n_tok = self_tokens if chunks is None else min(self_tokens, chunks * ctx)
         work = generate_chunks(m, tok, n_tok, ctx, seed=seed, progress=progress)
-        datasets = [f"self-generated:{Path(model_path).name}:tokens={len(work) * ctx}:seed={seed}"]
+        datasets = [_self_dataset_name(model_path, len(work) * ctx, ctx, seed)]
     collector = ImatrixCollector(process_output=process_output)
     m.observer = collector
     try:
@@ -192,6 +193,27 @@ def compute_imatrix(model_path, *, text=None, self_tokens=None, chunks=None, ctx
     return out
 
 
+def _self_dataset_name(model_path, n_tokens: int, ctx: int, seed: int) -> str:
+    return f"self-generated:{Path(model_path).name}:tokens={n_tokens}:ctx={ctx}:seed={seed}"
+
+
+def cached_self_imatrix(model_path, cache_path, *, self_tokens: int = 4096, ctx: int = 512, seed: int = 0,
+                        progress: bool = True) -> Path:
+    """A self-calibrated imatrix for `model_path` at `cache_path`, computed only when the file there is
+    missing or was made with other settings (its imatrix.datasets entry records model, tokens, ctx, seed)."""
+    cache_path = Path(cache_path)
+    want = _self_dataset_name(model_path, -(-self_tokens // ctx) * ctx, ctx, seed)
+    if cache_path.is_file():
+        try:
+            from .forward.gguf_file import GGUFFile
+            if list(GGUFFile(cache_path).get("imatrix.datasets", [])) == [want]:
+                return cache_path
+        except (ValueError, OSError):
+            pass  # unreadable: recompute
+    return compute_imatrix(model_path, self_tokens=self_tokens, ctx=ctx, seed=seed, out_path=cache_path,
+                           progress=progress)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dgkernels imatrix",
@@ -201,15 +223,16 @@ def _parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", "-f", metavar="FILE", help="calibration text (UTF-8)")
     src.add_argument("--self", dest="self_tokens", metavar="N_TOKENS", type=int,
-                     help="data-free: the model writes N tokens of its own text (seeded sampling) and "
-                          "the imatrix is computed on them")
+                     help="data-free: the model writes N tokens of its own text from neutral prompts (seeded "
+                          "sampling) and the imatrix is computed on them; needs no dataset, but covers only what "
+                          "the model tends to write (a real text of the target domain is usually better)")
     p.add_argument("-o", "--output", required=True, metavar="IMATRIX.gguf", help="output file")
     p.add_argument("--chunks", type=int, default=None, help="process at most N chunks (default: all)")
     p.add_argument("--ctx", "-c", type=int, default=512, help="tokens per chunk (default 512)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed for --self (default 0)")
     p.add_argument("--process-output", action="store_true", help="also collect output.weight (as llama-imatrix)")
-    p.add_argument("--numerics", choices=("llama.cpp", "fp32"), default="llama.cpp",
-                   help="round activations as llama.cpp's CPU backend (default) or keep float32")
+    p.add_argument("--numerics", choices=("fp32", "llama.cpp"), default="fp32",
+                   help="float32 activations (default) or llama.cpp's CPU roundings")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 

@@ -128,9 +128,15 @@ class GGUFFile:
             raise ValueError(f"{self.path}: GGUF version {version} is not supported (2 or 3)")
         n_tensors, n_kv = cur.scalar("Q", 8), cur.scalar("Q", 8)
         self.fields = {}
+        self.field_types: dict[str, tuple[int, int | None]] = {}  # key -> (GGUF value type, array item type)
         for _ in range(n_kv):
             key = cur.string()
-            self.fields[key] = cur.value(cur.scalar("I", 4))
+            vtype = cur.scalar("I", 4)
+            sub = None
+            if vtype == 9:  # peek at the array's item type
+                sub = struct.unpack_from("<I", cur.buf, cur.pos)[0]
+            self.fields[key] = cur.value(vtype)
+            self.field_types[key] = (vtype, sub)
         infos = []
         for _ in range(n_tensors):
             name = cur.string()

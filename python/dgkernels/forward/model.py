@@ -2,9 +2,9 @@
 
 Covers what llama.cpp builds for `llama` (SmolLM, Llama 2/3), `qwen2`, `qwen3` and `gemma3`:
 RMSNorm, rotary position embeddings, grouped-query causal attention, gated FFN. Weights are decoded
-once to float32 with dgkernels' own kernels (memory = the model's decoded size). By default the
-activations are rounded where llama.cpp's CPU backend rounds them (llamacpp_numerics.py), so the
-logits agree with llama.cpp's; numerics="fp32" keeps them in float32 throughout.
+once to float32 with dgkernels' own kernels (memory = the model's decoded size); activations are
+float32. numerics="llama.cpp" optionally rounds them where llama.cpp's CPU backend does
+(llamacpp_numerics.py).
 
 Every matrix multiplication by a model weight goes through `Model.matmul`, which hands its input to
 an optional observer: that is how the importance-matrix collector sees what llama-imatrix sees.
@@ -134,7 +134,7 @@ class KVCache:
 class Model:
     """A GGUF model decoded to float32, with `forward(tokens)` -> logits."""
 
-    def __init__(self, path, *, numerics: str = "llama.cpp", progress: bool = False):
+    def __init__(self, path, *, numerics: str = "fp32", progress: bool = False):
         if numerics not in NUMERICS:
             raise ValueError(f"numerics must be one of {NUMERICS}, got {numerics!r}")
         self.numerics = numerics
@@ -302,21 +302,24 @@ class Model:
             hidden |= (qpos - kpos) >= hp.swa_window
         mask = np.where(hidden, np.float32(-np.inf), np.float32(0.0))
         g = hp.n_head // hp.n_head_kv
-        # (B, n_kv, g*T, hd): query head n_kv*i + j uses KV head i, as ggml's broadcast in mul_mat
+        # (B, n_kv, g*T, hd): query head g*i + j uses KV head i, as ggml's broadcast in mul_mat
         qh = np.ascontiguousarray(q.transpose(0, 2, 1, 3)).reshape(B, hp.n_head_kv, g * T, hp.head_dim)
         out = np.empty((B, hp.n_head_kv, g * T, hp.head_dim), np.float32)
         scale = np.float32(hp.kq_scale)
-        for b in range(B):
-            for h in range(hp.n_head_kv):  # plain 2-D products go to BLAS; one head's scores at a time
-                s = (qh[b, h] @ k[b, h].T).reshape(g, T, S)
-                s *= scale
-                s += mask
-                s -= s.max(axis=-1, keepdims=True)
-                np.exp(s, out=s)
-                s *= (1.0 / s.sum(axis=-1, keepdims=True, dtype=np.float64)).astype(np.float32)
-                if half:
-                    s = lcpp.f16(s)
-                out[b, h] = s.reshape(g * T, S) @ v[b, h]
+        # as many KV heads at once as keep the score block under ~64 MiB (stacked products go to BLAS)
+        hb = int(max(1, min(hp.n_head_kv, (64 << 20) // max(1, 4 * B * g * T * S))))
+        for h0 in range(0, hp.n_head_kv, hb):
+            h1 = min(h0 + hb, hp.n_head_kv)
+            s = qh[:, h0:h1] @ k[:, h0:h1].transpose(0, 1, 3, 2)  # (B, hb, g*T, S)
+            s5 = s.reshape(B, h1 - h0, g, T, S)
+            s5 *= scale
+            s5 += mask
+            s5 -= s5.max(axis=-1, keepdims=True)
+            np.exp(s5, out=s5)
+            s5 *= (1.0 / s5.sum(axis=-1, keepdims=True, dtype=np.float64)).astype(np.float32)
+            if half:
+                s = lcpp.f16(s)
+            out[:, h0:h1] = s @ v[:, h0:h1]
         attn = out.reshape(B, hp.n_head, T, hp.head_dim).transpose(0, 2, 1, 3).reshape(B, T, -1)
         return self.matmul(attn, p + "attn_output.weight")
 
@@ -390,12 +393,12 @@ def _progress(iterable, **kw):
     return tqdm(iterable, **kw)
 
 
-def load_model(path, *, numerics: str = "llama.cpp", progress: bool = False) -> Model:
+def load_model(path, *, numerics: str = "fp32", progress: bool = False) -> Model:
     """Open a GGUF model for the numpy forward pass (raises UnsupportedModelError naming what is missing).
 
-    numerics="llama.cpp" (default) reproduces the roundings of llama.cpp's CPU backend that change
-    results measurably: each weight's input converted to that weight's dot-product type (8-bit blocks for
-    quantized weights, fp16/bf16 for half-precision ones) and an fp16 KV cache. "fp32" keeps every
-    activation in float32 (the model as its weights define it, without llama.cpp's shortcuts).
+    numerics="fp32" (default) keeps every activation in float32: the model as its weights define it.
+    numerics="llama.cpp" adds the roundings of llama.cpp's CPU backend (each weight's input converted
+    to that weight's dot-product type, fp16 KV cache), so the logits carry the same kind of rounding
+    noise as llama.cpp's; see llamacpp_numerics.py for why bit-level agreement is out of reach anyway.
     """
     return Model(path, numerics=numerics, progress=progress)

@@ -25,18 +25,21 @@ _LLAMA3 = ("(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\
            f"| ?[^{_WS}\\p{{L}}\\p{{N}}]+[\\r\\n]*|{_S}*[\\r\\n]+|{_S}+(?!{_NS})|{_S}+")
 _QWEN2 = _LLAMA3.replace("\\p{N}{1,3}", "\\p{N}")
 
+_DEFAULT = ["[\\p{P}\\$\\+<=>\\^~\\|]+", _GPT2, "\\p{N}+", "[0-9][0-9][0-9]"]
+_FALCON = ["[\\p{P}\\$\\+<=>\\^~\\|`]+", _GPT2, "[0-9][0-9][0-9]"]
+
 # Pre-tokenizer name (tokenizer.ggml.pre) -> regexes applied one after the other, as in llama.cpp.
-_PRE_SPLITS = {
-    "gpt2": [_GPT2], "mpt": [_GPT2], "olmo": [_GPT2], "jais": [_GPT2], "default": [_GPT2],
-    "smollm": ["\\p{N}", _GPT2], "starcoder": ["\\p{N}", _GPT2], "refact": ["\\p{N}", _GPT2],
-    "command-r": ["\\p{N}", _GPT2], "codeshell": ["\\p{N}", _GPT2], "exaone": ["\\p{N}", _GPT2],
-    "minerva-7b": ["\\p{N}", _GPT2],
-    "llama3": [_LLAMA3], "llama-v3": [_LLAMA3], "llama-bpe": [_LLAMA3], "falcon3": [_LLAMA3],
-    "dbrx": [_LLAMA3], "smaug-bpe": [_LLAMA3],
-    "qwen2": [_QWEN2], "stablelm2": [_QWEN2], "deepseek-r1-qwen": [_QWEN2],
-}
+_PRE_SPLITS = {"default": _DEFAULT, "falcon": _FALCON}
+for _names, _rx in (
+    (("gpt-2", "phi-2", "mpt", "olmo", "jais", "exaone4", "trillion", "granite-docling"), [_GPT2]),
+    (("smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b"), ["\\p{N}", _GPT2]),
+    (("llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "dbrx", "smaug-bpe"), [_LLAMA3]),
+    (("qwen2", "deepseek-r1-qwen", "stablelm2", "megrez"), [_QWEN2]),
+):
+    for _n in _names:
+        _PRE_SPLITS[_n] = _rx
 # Pre-tokenizers for which llama.cpp looks a whole piece up before merging, and adds BOS by default.
-_WHOLE_PIECE_FIRST = {"llama3", "llama-v3", "llama-bpe", "falcon3"}
+_WHOLE_PIECE_FIRST = {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral"}
 
 
 def _byte_to_char() -> list[str]:
