@@ -19,6 +19,7 @@ from pathlib import Path
 
 DEMO_TARGET = "IQ2_XXS"
 DEMO_TARGET_NO_IMATRIX = "IQ2_M"
+DEMO_SELF_TOKENS = 2048
 
 
 class CliError(Exception):
@@ -142,22 +143,46 @@ def _shell_quote(a: str) -> str:
     return shlex.quote(a)
 
 
+def demo_imatrix(src: Path, out_dir: Path) -> Path | None:
+    """A self-calibrated importance matrix for the demo model, cached next to the output; None when this
+    build has no imatrix computation (dgkernels.imatrix_compute)."""
+    try:
+        from .imatrix_compute import compute_imatrix
+    except ImportError:
+        return None
+    path = out_dir / f"{src.name.split('.')[0]}.imatrix-self{DEMO_SELF_TOKENS}.gguf"
+    if not path.exists():
+        print(f"computing a self-calibrated importance matrix ({DEMO_SELF_TOKENS} tokens the model writes "
+              f"itself; no dataset needed) -> {path}")
+        compute_imatrix(src, self_tokens=DEMO_SELF_TOKENS, out_path=path, progress=True)
+    return path
+
+
+def _setup_demo(args) -> None:
+    if args.src:
+        raise CliError("--demo quantizes the bundled demo model; do not give a source file")
+    from .quantizer import demo_model_path
+    src = demo_model_path()
+    args.src = str(src)
+    if args.policy == "llama":
+        args.policy = "dynamicgate"
+    if args.imatrix is None and (args.target or DEMO_TARGET) == DEMO_TARGET:
+        im = demo_imatrix(src, Path(args.output).parent if args.output else Path.cwd())
+        args.imatrix = str(im) if im else None
+    if args.target is None:
+        args.target = DEMO_TARGET if args.imatrix else DEMO_TARGET_NO_IMATRIX
+        if not args.imatrix:
+            print(f"note: DynamicGate's {DEMO_TARGET} target needs an importance matrix (IQ2_XXS cannot be "
+                  f"encoded without one); this build cannot compute one and none was given (--imatrix FILE), "
+                  f"so the demo uses {DEMO_TARGET_NO_IMATRIX}, which needs none.")
+    if args.output is None:
+        args.output = f"{src.name.split('.')[0]}-{args.policy}-{args.target}.gguf"
+
+
 def cmd_quantize(args) -> int:
-    from .quantizer import demo_model_path, quantize_file
+    from .quantizer import quantize_file
     if args.demo:
-        if args.src:
-            raise CliError("--demo quantizes the bundled demo model; do not give a source file")
-        args.src = str(demo_model_path())
-        if args.policy == "llama":
-            args.policy = "dynamicgate"
-        if args.target is None:
-            args.target = DEMO_TARGET if args.imatrix else DEMO_TARGET_NO_IMATRIX
-            if not args.imatrix:
-                print(f"note: DynamicGate's {DEMO_TARGET} target needs an importance matrix (IQ2_XXS cannot be "
-                      f"encoded without one) and none is given, so the demo uses {DEMO_TARGET_NO_IMATRIX}, which "
-                      f"needs none. Pass --imatrix FILE for {DEMO_TARGET}.")
-        if args.output is None:
-            args.output = f"{Path(args.src).name.split('.')[0]}-{args.policy}-{args.target}.gguf"
+        _setup_demo(args)
     if not args.src:
         raise CliError("quantize needs a source GGUF file (or --demo)")
     if not args.output:
