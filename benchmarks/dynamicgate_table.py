@@ -129,7 +129,12 @@ def main(argv=None) -> int:
     elif a.calib:
         imf = out / "imatrix.gguf"
         if not imf.exists():
-            save_imatrix(compute_imatrix(src, a.calib, a.calib_chunks, log=lambda m: print(m, file=sys.stderr)), imf)
+            try:  # the package's own imatrix pass, where this build has it
+                from dgkernels.imatrix_compute import compute_imatrix as package_imatrix
+                package_imatrix(src, text=a.calib, chunks=a.calib_chunks, out_path=imf)
+            except ImportError:
+                save_imatrix(compute_imatrix(src, a.calib, a.calib_chunks,
+                                             log=lambda m: print(m, file=sys.stderr)), imf)
         im = load_imatrix(imf)
     else:
         im = None
