@@ -9,15 +9,15 @@ import gguf
 import pytest
 
 from dgkernels.cli import main, parse_size
+from helpers import PKG_PARENT
 from test_gguf_io import LEGACY_RULES, write_tiny_model
 
-PYTHON_DIR = str(Path(__file__).resolve().parent.parent / "python")
 
 
 def run_cli(*args, cwd=None):
     """The command in a fresh interpreter, as a user runs it."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = PYTHON_DIR + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = PKG_PARENT + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "dgkernels.cli", *map(str, args)], capture_output=True,
                           text=True, env=env, cwd=cwd, timeout=600)
 

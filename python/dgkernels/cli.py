@@ -1,11 +1,11 @@
-"""The `dgkernels` command: plan, quantize, eval.
+"""The `dgkernels` command: plan, quantize, imatrix, eval.
 
     dgkernels quantize --demo
     dgkernels plan MODEL.gguf --policy dynamicgate --type IQ2_XXS [--json]
     dgkernels quantize SRC.gguf -o OUT.gguf --policy llama --type Q4_K_M [--imatrix FILE] [--threads N]
     dgkernels quantize SRC.gguf -o OUT.gguf --policy budget --target-bpw 3.5 --imatrix FILE
+    dgkernels imatrix MODEL.gguf [--text FILE | --self N_TOKENS] -o IMATRIX.gguf
     dgkernels eval BASE.gguf QUANT.gguf [--text FILE] [--chunks N]
-    dgkernels imatrix MODEL.gguf ...      (dgkernels.imatrix_compute, where the build has it)
 
 Errors print one line and exit non-zero; no tracebacks for bad input.
 """
@@ -101,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--demo", action="store_true",
                    help="quantize SmolLM2-135M-Instruct (extra 'demo') with DynamicGate into the current directory")
 
-    sub.add_parser("imatrix", add_help=False,
-                   help="compute an importance matrix (see dgkernels imatrix --help)")
+    # `dgkernels imatrix ...` is parsed by dgkernels.imatrix_compute (main() hands it over).
+    sub.add_parser("imatrix", help="compute an importance matrix with dgkernels' numpy forward pass",
+                   add_help=False)
+
     e = sub.add_parser("eval", help="perplexity and KL-divergence against a base model (extra 'eval')")
     e.add_argument("base", help="base GGUF model (the reference distribution)")
     e.add_argument("quant", nargs="+", help="quantized GGUF model(s)")
@@ -228,11 +230,8 @@ def main(argv=None) -> int:
         pass
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        if argv[:1] == ["imatrix"]:  # its own options live with the imatrix computation
-            try:
-                from .imatrix_compute import cli_main
-            except ImportError:
-                raise CliError("this build has no imatrix computation (dgkernels.imatrix_compute)") from None
+        if argv[:1] == ["imatrix"]:
+            from .imatrix_compute import cli_main
             return cli_main(argv[1:])
         args = ap.parse_args(argv)
         if args.command is None:

@@ -1,0 +1,30 @@
+// BF16 with AVX2: the bits of float/ref.cpp for every input.
+#include <immintrin.h>
+
+#include "dgk/dispatch.h"
+#include "dgk/fp.h"
+#include "dgk/registry.h"
+
+namespace dgk::avx2 {
+
+void convert_f32(const float* src, void* dst, OutType out, int64_t n);  // core/avx2_convert.cpp
+
+// bf16 is the top half of an f32: widen and shift, NaN payloads included.
+void decode_bf16(const void* src, float* dst, int64_t n) {
+    const auto* h = static_cast<const uint16_t*>(src);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i)));
+        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+    }
+    for (; i < n; ++i) dst[i] = bf16_to_f32(h[i]);
+}
+
+// The decoders' bf16 output conversion is the same rounding as this encoder.
+void encode_bf16(const float* x, void* dst, int64_t n, const float*) { convert_f32(x, dst, OutType::BF16, n); }
+
+}  // namespace dgk::avx2
+
+namespace dgk {
+extern const IsaKernels avx2_kernels_bf16 = {FormatId::BF16, avx2::decode_bf16, avx2::encode_bf16};
+}

@@ -1,0 +1,56 @@
+// Q4_1 with AVX2: the bytes of ref.cpp for every input. Decoding takes one block at a time;
+// encoding eight (one per lane, see avx2_legacy.h), with or without the imatrix search.
+#include "../common/avx2_legacy.h"
+#include "../common/avx2_scale_search.h"
+#include "dgk/fp.h"
+#include "dgk/registry.h"
+
+namespace dgk::avx2 {
+
+void decode_q4_1(const void* src, float* dst, int64_t nblocks) {
+    const auto* blocks = static_cast<const block_q4_1*>(src);
+    for (int64_t b = 0; b < nblocks; ++b, dst += QK)
+        store_scaled_offset32(unpack_nibbles32(blocks[b].qs), fp16_scale(blocks[b].d), fp16_scale(blocks[b].m), dst);
+}
+
+void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
+    auto* out = static_cast<block_q4_1*>(dst);
+    for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
+        __m256i qt[QK];
+        __m256 d, m;
+        bool clean = true;  // levels known to be 0..15 (the imatrix search's are)
+        if (wt) {
+            // weighted (scale, min) search; it reports -min, stored negated back
+            __m256 neg_min;
+            d = qkx_search8(QK, 15, xt, wt, qt, &neg_min, -0.9f, 0.05f, 36, false, true);
+            m = _mm256_xor_ps(neg_min, _mm256_set1_ps(-0.0f));
+        } else {
+            // d = (max - min) / 15, q = MIN(15, (int8)((x - min)/d + 0.5)), as ref.cpp
+            __m256 mx;
+            block_min_max_t(xt, &m, &mx);
+            d = _mm256_div_ps(_mm256_sub_ps(mx, m), _mm256_set1_ps(15.0f));
+            const __m256 id = recip_or_zero(d), half = _mm256_set1_ps(0.5f);
+            for (int i = 0; i < QK; ++i)
+                qt[i] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(xt[i], m), id), half));
+            clean = clamp_s8_to_u8_t(qt, 15);
+        }
+        OctetBlocks<block_q4_1> o(out, b0, cnt);
+        uint16_t d16[8], m16[8];
+        uint8_t* qs[8];
+        fp16x8(d, d16);
+        fp16x8(m, m16);
+        for (int g = 0; g < 8; ++g) {
+            o.b[g].d = d16[g];
+            o.b[g].m = m16[g];
+            qs[g] = o.b[g].qs;
+        }
+        store_nibbles_t(qt, clean ? NibblePack::Clean : NibblePack::Q4, qs);
+        o.flush();
+    });
+}
+
+}  // namespace dgk::avx2
+
+namespace dgk {
+extern const IsaKernels avx2_kernels_q4_1 = {FormatId::Q4_1, avx2::decode_q4_1, avx2::encode_q4_1};
+}
