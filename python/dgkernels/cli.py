@@ -148,22 +148,28 @@ def _shell_quote(a: str) -> str:
     return shlex.quote(a)
 
 
-def demo_imatrix(src: Path, out_dir: Path) -> Path | None:
-    """A self-calibrated importance matrix for the demo model, cached next to the output; None when this
-    build has no imatrix computation (dgkernels.imatrix_compute)."""
+def _imatrix_compute():
+    """dgkernels.imatrix_compute.compute_imatrix, or None in a build without it."""
     try:
         from .imatrix_compute import compute_imatrix
     except ImportError:
         return None
+    return compute_imatrix
+
+
+def demo_imatrix(src: Path, out_dir: Path) -> Path:
+    """A self-calibrated importance matrix for the demo model, cached next to the output."""
     path = out_dir / f"{src.name.split('.')[0]}.imatrix-self{DEMO_SELF_TOKENS}.gguf"
     if not path.exists():
         print(f"computing a self-calibrated importance matrix ({DEMO_SELF_TOKENS} tokens the model writes "
-              f"itself; no dataset needed) -> {path}")
-        compute_imatrix(src, self_tokens=DEMO_SELF_TOKENS, out_path=path, progress=True)
+              f"itself; no dataset needed; cached for the next run) -> {path}", flush=True)
+        _imatrix_compute()(src, self_tokens=DEMO_SELF_TOKENS, out_path=path, progress=True)
     return path
 
 
 def _setup_demo(args) -> None:
+    """--demo: the bundled model, DynamicGate, IQ2_XXS with a self-calibrated imatrix when this build can
+    compute one, else IQ2_M (which needs none), into the current directory."""
     if args.src:
         raise CliError("--demo quantizes the bundled demo model; do not give a source file")
     from .quantizer import demo_model_path
@@ -171,17 +177,24 @@ def _setup_demo(args) -> None:
     args.src = str(src)
     if args.policy == "llama":
         args.policy = "dynamicgate"
-    if args.imatrix is None and (args.target or DEMO_TARGET) == DEMO_TARGET:
-        im = demo_imatrix(src, Path(args.output).parent if args.output else Path.cwd())
-        args.imatrix = str(im) if im else None
+    can_compute = args.imatrix is None and _imatrix_compute() is not None
     if args.target is None:
-        args.target = DEMO_TARGET if args.imatrix else DEMO_TARGET_NO_IMATRIX
-        if not args.imatrix:
+        args.target = DEMO_TARGET if args.imatrix or can_compute else DEMO_TARGET_NO_IMATRIX
+        if args.target != DEMO_TARGET:
             print(f"note: DynamicGate's {DEMO_TARGET} target needs an importance matrix (IQ2_XXS cannot be "
                   f"encoded without one); this build cannot compute one and none was given (--imatrix FILE), "
                   f"so the demo uses {DEMO_TARGET_NO_IMATRIX}, which needs none.")
     if args.output is None:
         args.output = f"{src.name.split('.')[0]}-{args.policy}-{args.target}.gguf"
+    _refuse_existing(args)
+    if can_compute:
+        args.imatrix = str(demo_imatrix(src, Path(args.output).parent))
+
+
+def _refuse_existing(args) -> None:
+    """Fail before the expensive part when the output exists (quantize_file checks again when writing)."""
+    if Path(args.output).exists() and not args.force:
+        raise CliError(f"{args.output} exists; pass --force to replace it")
 
 
 def cmd_quantize(args) -> int:
@@ -192,6 +205,7 @@ def cmd_quantize(args) -> int:
         raise CliError("quantize needs a source GGUF file (or --demo)")
     if not args.output:
         raise CliError("quantize needs an output file: -o OUT.gguf")
+    _refuse_existing(args)
     plan = _plan(args, args.src)
     if args.demo:
         print(plan.table(per_tensor=False))
