@@ -119,6 +119,8 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", nargs="+", default=list(TARGETS))
     ap.add_argument("--out-dir", default="dgtable", help="where the quantized files go")
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--sample-weights", type=int, default=1 << 16,
+                    help="budget policy: weights measured per tensor and format (whole rows, evenly spaced)")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args(argv)
     src = Path(a.model) if a.model else quantizer.demo_model_path()
@@ -129,24 +131,32 @@ def main(argv=None) -> int:
     elif a.calib:
         imf = out / "imatrix.gguf"
         if not imf.exists():
-            save_imatrix(compute_imatrix(src, a.calib, a.calib_chunks, log=lambda m: print(m, file=sys.stderr)), imf)
+            try:  # the package's own imatrix pass, where this build has it
+                from dgkernels.imatrix_compute import compute_imatrix as package_imatrix
+                package_imatrix(src, text=a.calib, chunks=a.calib_chunks, out_path=imf)
+            except ImportError:
+                save_imatrix(compute_imatrix(src, a.calib, a.calib_chunks,
+                                             log=lambda m: print(m, file=sys.stderr)), imf)
         im = load_imatrix(imf)
     else:
         im = None
     reader = open_gguf(src)
     model = model_spec(reader, src.stem)
     errors = None
-    rows, files = [], []
+    rows, files, made = [], [], {}
     t_start = time.perf_counter()
     for target in a.targets:
         plans = {p: make_plan(model, p, target, has_imatrix=im is not None) for p in POLICIES[:3]}
         dg_bytes = plans["dynamicgate"].total_bytes
         plans["budget"] = quantizer.budget_plan(reader, model, target=target, imatrix=im, target_bytes=dg_bytes,
-                                                threads=a.threads, errors=errors)
+                                                threads=a.threads, errors=errors, sample_weights=a.sample_weights,
+                                                progress=True)
         errors = plans["budget"].budget["errors"]  # measured once, reused for every target
         row = {"target": target, "plans": {}}
         for name, plan in plans.items():
-            path = out / f"{src.stem}-{name}-{target}.gguf"
+            key = tuple(sorted(plan.formats().items()))
+            path = made.get(key) or out / f"{src.stem}-{name}-{target}.gguf"
+            made[key] = path  # an identical plan reuses the file (and its scores)
             if not path.exists():
                 try:
                     quantizer.quantize_file(src, path, plan, imatrix=im, threads=a.threads, progress=False)
@@ -154,7 +164,8 @@ def main(argv=None) -> int:
                     print(f"{target} {name}: skipped ({e})", file=sys.stderr)
                     continue
             row["plans"][name] = {"file": str(path), "bytes": plan.total_bytes, "bpw": plan.bits_per_weight}
-            files.append(path)
+            if path not in files:
+                files.append(path)
         rows.append(row)
     res = evaluate(src, files, text_path=a.text, chunks=a.chunks, threads=a.threads, progress=True)
     by_file = {r["model"]: r for r in res["results"]}

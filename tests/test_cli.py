@@ -137,3 +137,39 @@ def test_parse_size():
     assert parse_size("1000") == 1000
     assert parse_size("2K") == 2048 and parse_size("1.5MiB") == 3 * 2 ** 19 and parse_size("1MB") == 10 ** 6
     assert parse_size("1G") == 2 ** 30
+
+
+def test_demo_setup(monkeypatch, tmp_path, tiny, capsys):
+    """--demo: the demo model, DynamicGate, IQ2_XXS with a self-calibrated imatrix when this build can compute
+    one (cached next to the output), else IQ2_M and a note saying why."""
+    import types
+
+    import numpy as np
+
+    from dgkernels import cli, quantizer
+    from dgkernels.gguf_io import model_spec, open_gguf
+    from dgkernels.imatrix_io import Imatrix, save_imatrix
+    monkeypatch.setattr(quantizer, "demo_model_path", lambda: tiny)
+    monkeypatch.chdir(tmp_path)
+    calls = []
+
+    def compute_imatrix(src, *, self_tokens, out_path, progress):
+        calls.append((Path(src), self_tokens))
+        m = model_spec(open_gguf(src))
+        save_imatrix(Imatrix({t.name: np.ones((1, t.row_length), np.float32) for t in m.tensors
+                              if t.name.startswith("blk.") and len(t.shape) == 2}, chunk_count=1), out_path)
+        return Path(out_path)
+
+    fake = types.ModuleType("dgkernels.imatrix_compute")
+    fake.compute_imatrix = compute_imatrix
+    monkeypatch.setitem(sys.modules, "dgkernels.imatrix_compute", fake)
+    for _ in range(2):
+        args = cli.build_parser().parse_args(["quantize", "--demo"])
+        cli._setup_demo(args)
+        assert (args.src, args.policy, args.target) == (str(tiny), "dynamicgate", "IQ2_XXS")
+        assert args.output == "tiny-dynamicgate-IQ2_XXS.gguf" and Path(args.imatrix).is_file()
+    assert calls == [(tiny, cli.DEMO_SELF_TOKENS)]  # computed once, then reused
+    monkeypatch.setitem(sys.modules, "dgkernels.imatrix_compute", None)  # a build without it
+    args = cli.build_parser().parse_args(["quantize", "--demo"])
+    cli._setup_demo(args)
+    assert args.target == "IQ2_M" and args.imatrix is None and "needs an importance matrix" in capsys.readouterr().out

@@ -93,7 +93,8 @@ def test_roundtrip_through_our_writer(tmp_path, rng, kind):
 
 def test_mapping_and_mismatch(tmp_path):
     m = llama_layout(n_layer=2, n_embd=256, n_ff=512, n_head=4, n_head_kv=2, n_vocab=300)
-    good = {"blk.0.attn_q.weight": np.ones((1, 256), np.float32), "blk.0.ffn_down.weight": np.ones((1, 512), np.float32)}
+    good = {"blk.0.attn_q.weight": np.ones((1, 256), np.float32),
+            "blk.0.ffn_down.weight": np.ones((1, 512), np.float32)}
     im = Imatrix(dict(good), path="x")
     assert im.check(m) == 2
     assert im.for_tensor(m.tensor("blk.0.attn_q.weight")).shape == (1, 256)

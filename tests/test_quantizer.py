@@ -138,3 +138,17 @@ def test_output_loads_and_generates(demo, demo_model, tmp_path):
     out = llm("The capital of France is", max_tokens=12, temperature=0.0)
     text = out["choices"][0]["text"]
     assert out["usage"]["completion_tokens"] > 0 and text.strip(), out
+
+
+def test_eval_perplexity_and_kld(demo, demo_model, tmp_path):
+    from dgkernels.evaluate import evaluate
+    q8 = tmp_path / "q8.gguf"
+    quantizer.quantize_file(demo, q8, make_plan(demo_model, "llama", "Q8_0"), threads=2, progress=False)
+    text = tmp_path / "text.txt"
+    text.write_text(" ".join(f"On day {i} the quick brown fox jumped over {i % 7} lazy dogs." for i in range(60)))
+    res = evaluate(demo, [demo, q8], text_path=text, chunks=2, n_ctx=128, threads=2)
+    same, q = res["results"]
+    assert res["chunks"] == 2 and res["tokens_scored"] == 2 * (128 - 1 - 64)
+    assert same["kld"] == pytest.approx(0, abs=1e-9) and same["ppl"] == pytest.approx(res["base_ppl"])
+    assert same["top1_agreement"] == 1.0
+    assert 0 < q["kld"] < 0.1 and 1 < q["ppl"] < 1e4 and q["top1_agreement"] > 0.8

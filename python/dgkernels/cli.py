@@ -20,6 +20,7 @@ from pathlib import Path
 
 DEMO_TARGET = "IQ2_XXS"
 DEMO_TARGET_NO_IMATRIX = "IQ2_M"
+DEMO_SELF_TOKENS = 2048
 
 
 class CliError(Exception):
@@ -147,26 +148,64 @@ def _shell_quote(a: str) -> str:
     return shlex.quote(a)
 
 
+def _imatrix_compute():
+    """dgkernels.imatrix_compute.compute_imatrix, or None in a build without it."""
+    try:
+        from .imatrix_compute import compute_imatrix
+    except ImportError:
+        return None
+    return compute_imatrix
+
+
+def demo_imatrix(src: Path, out_dir: Path) -> Path:
+    """A self-calibrated importance matrix for the demo model, cached next to the output."""
+    path = out_dir / f"{src.name.split('.')[0]}.imatrix-self{DEMO_SELF_TOKENS}.gguf"
+    if not path.exists():
+        print(f"computing a self-calibrated importance matrix ({DEMO_SELF_TOKENS} tokens the model writes "
+              f"itself; no dataset needed; cached for the next run) -> {path}", flush=True)
+        _imatrix_compute()(src, self_tokens=DEMO_SELF_TOKENS, out_path=path, progress=True)
+    return path
+
+
+def _setup_demo(args) -> None:
+    """--demo: the bundled model, DynamicGate, IQ2_XXS with a self-calibrated imatrix when this build can
+    compute one, else IQ2_M (which needs none), into the current directory."""
+    if args.src:
+        raise CliError("--demo quantizes the bundled demo model; do not give a source file")
+    from .quantizer import demo_model_path
+    src = demo_model_path()
+    args.src = str(src)
+    if args.policy == "llama":
+        args.policy = "dynamicgate"
+    can_compute = args.imatrix is None and _imatrix_compute() is not None
+    if args.target is None:
+        args.target = DEMO_TARGET if args.imatrix or can_compute else DEMO_TARGET_NO_IMATRIX
+        if args.target != DEMO_TARGET:
+            print(f"note: DynamicGate's {DEMO_TARGET} target needs an importance matrix (IQ2_XXS cannot be "
+                  f"encoded without one); this build cannot compute one and none was given (--imatrix FILE), "
+                  f"so the demo uses {DEMO_TARGET_NO_IMATRIX}, which needs none.")
+    if args.output is None:
+        args.output = f"{src.name.split('.')[0]}-{args.policy}-{args.target}.gguf"
+    _refuse_existing(args)
+    if can_compute:
+        args.imatrix = str(demo_imatrix(src, Path(args.output).parent))
+
+
+def _refuse_existing(args) -> None:
+    """Fail before the expensive part when the output exists (quantize_file checks again when writing)."""
+    if Path(args.output).exists() and not args.force:
+        raise CliError(f"{args.output} exists; pass --force to replace it")
+
+
 def cmd_quantize(args) -> int:
-    from .quantizer import demo_model_path, quantize_file
+    from .quantizer import quantize_file
     if args.demo:
-        if args.src:
-            raise CliError("--demo quantizes the bundled demo model; do not give a source file")
-        args.src = str(demo_model_path())
-        if args.policy == "llama":
-            args.policy = "dynamicgate"
-        if args.target is None:
-            args.target = DEMO_TARGET if args.imatrix else DEMO_TARGET_NO_IMATRIX
-            if not args.imatrix:
-                print(f"note: DynamicGate's {DEMO_TARGET} target needs an importance matrix (IQ2_XXS cannot be "
-                      f"encoded without one) and none is given, so the demo uses {DEMO_TARGET_NO_IMATRIX}, which "
-                      f"needs none. Pass --imatrix FILE for {DEMO_TARGET}.")
-        if args.output is None:
-            args.output = f"{Path(args.src).name.split('.')[0]}-{args.policy}-{args.target}.gguf"
+        _setup_demo(args)
     if not args.src:
         raise CliError("quantize needs a source GGUF file (or --demo)")
     if not args.output:
         raise CliError("quantize needs an output file: -o OUT.gguf")
+    _refuse_existing(args)
     plan = _plan(args, args.src)
     if args.demo:
         print(plan.table(per_tensor=False))
@@ -204,10 +243,10 @@ def main(argv=None) -> int:
     except ValueError:  # not the main thread
         pass
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["imatrix"]:
-        from .imatrix_compute import cli_main
-        return cli_main(argv[1:])
     try:
+        if argv[:1] == ["imatrix"]:
+            from .imatrix_compute import cli_main
+            return cli_main(argv[1:])
         args = ap.parse_args(argv)
         if args.command is None:
             ap.print_help()

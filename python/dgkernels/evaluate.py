@@ -24,8 +24,19 @@ def _llama():
     return llama_cpp
 
 
+_QUIET = []
+
+
+def _quiet(llama_cpp) -> None:
+    """Silence llama.cpp's log on stderr (once; the callback must outlive every model)."""
+    if not _QUIET and hasattr(llama_cpp, "llama_log_set"):
+        _QUIET.append(llama_cpp.llama_log_callback(lambda level, text, user: None))
+        llama_cpp.llama_log_set(_QUIET[0], None)
+
+
 def load_model(path, n_ctx: int = 512, threads=None):
     llama_cpp = _llama()
+    _quiet(llama_cpp)
     from .gguf_io import open_gguf
     open_gguf(path)  # one clear error for a missing or non-GGUF file before llama.cpp sees it
     return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, logits_all=True,
@@ -85,7 +96,8 @@ def evaluate(base_path, quant_paths, *, text_path=None, chunks: int | None = Non
             st["top1"].append(lp_b.argmax(axis=-1) == lp_q.argmax(axis=-1))
         if progress and sys.stderr.isatty():
             el = time.perf_counter() - t0
-            sys.stderr.write(f"\reval: chunk {c + 1}/{n_chunk}, {el:.0f} s, ETA {el / (c + 1) * (n_chunk - c - 1):.0f} s ")
+            eta = el / (c + 1) * (n_chunk - c - 1)
+            sys.stderr.write(f"\reval: chunk {c + 1}/{n_chunk}, {el:.0f} s, ETA {eta:.0f} s ")
             sys.stderr.flush()
     if progress and sys.stderr.isatty():
         sys.stderr.write("\n")
@@ -99,7 +111,8 @@ def evaluate(base_path, quant_paths, *, text_path=None, chunks: int | None = Non
             "model": str(path), "file_bytes": os.path.getsize(path),
             "ppl": float(math.exp(nll.mean())),
             "ppl_ratio": float(math.exp(nll.mean() - nb.mean())),
-            "kld": float(kld.mean()), "kld_stderr": float(kld.std(ddof=1) / math.sqrt(kld.size)) if kld.size > 1 else 0.0,
+            "kld": float(kld.mean()),
+            "kld_stderr": float(kld.std(ddof=1) / math.sqrt(kld.size)) if kld.size > 1 else 0.0,
             "top1_agreement": float(np.concatenate(st["top1"]).mean()),
         })
     return out
@@ -110,6 +123,6 @@ def format_results(res: dict) -> str:
              f"base {res['base']}: PPL {res['base_ppl']:.4f}",
              f"{'model':<40} {'MiB':>8} {'PPL':>9} {'PPL ratio':>9} {'mean KLD':>16} {'same top-1':>10}"]
     for r in res["results"]:
-        lines.append(f"{Path(r['model']).name:<40} {r['file_bytes'] / 2**20:8.2f} {r['ppl']:9.4f} {r['ppl_ratio']:9.4f} "
-                     f"{r['kld']:9.5f}±{r['kld_stderr']:.5f} {r['top1_agreement']:10.2%}")
+        lines.append(f"{Path(r['model']).name:<40} {r['file_bytes'] / 2**20:8.2f} {r['ppl']:9.4f} "
+                     f"{r['ppl_ratio']:9.4f} {r['kld']:9.5f}±{r['kld_stderr']:.5f} {r['top1_agreement']:10.2%}")
     return "\n".join(lines)

@@ -24,7 +24,6 @@ Solver
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 import numpy as np
