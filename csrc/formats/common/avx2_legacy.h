@@ -129,6 +129,7 @@ static inline __m256 first_zero_t(const __m256* xt) {
     return res;
 }
 
+// Exact per-block min and max values (lane order is irrelevant for them; signs of zeros are not).
 static inline void tree_min_max_t(const __m256* xt, __m256* mn, __m256* mx) {
     __m256 lo[8], hi[8];
     for (int k = 0; k < 8; ++k) {
