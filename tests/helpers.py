@@ -146,8 +146,21 @@ def ggml_dequantize(fmt: str, data: np.ndarray) -> np.ndarray:
     return libgguf.dequantize_rows(np.ascontiguousarray(data, np.uint8), f.type_id)
 
 
+def require_plain_ggufpy() -> None:
+    """gguf-py as an oracle must be gguf-py's own numpy code, not routed back into dgkernels."""
+    try:
+        from dgkernels.accelerate import is_accelerated
+    except ImportError:
+        return
+    if is_accelerated():
+        raise RuntimeError("gguf-py is routed through dgkernels (dgkernels.accelerate / DGKERNELS_ACCELERATE): "
+                           "comparing with it would compare dgkernels with itself")
+
+
 def ggufpy_dequantize(fmt: str, data: np.ndarray) -> np.ndarray:
     import gguf
+
+    require_plain_ggufpy()
 
     f = dg.format_info(fmt)
     return np.asarray(gguf.quants.dequantize(np.ascontiguousarray(data, np.uint8), gguf.GGMLQuantizationType(f.type_id)))
@@ -194,3 +207,8 @@ def bf16_bits_to_f32(bits: np.ndarray) -> np.ndarray:
     """bfloat16 bits (uint16, or ml_dtypes.bfloat16) widened exactly to float32."""
     b = np.ascontiguousarray(bits).view(np.uint16)
     return (b.astype(np.uint32) << 16).view(np.float32)
+
+
+# Folder holding the dgkernels package under test (the installed one in CI, python/ in a dev tree):
+# child processes get it on PYTHONPATH so they import the same build.
+PKG_PARENT = str(Path(dg.__file__).resolve().parent.parent)

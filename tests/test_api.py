@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import dgkernels as dg
-from helpers import REPO
+from helpers import PKG_PARENT, REPO
 
 ALL = [f.name for f in dg.formats()]
 
@@ -137,7 +137,7 @@ def test_isa_switching():
 
 
 def test_isa_env_selects_scalar():
-    env = dict(os.environ, DGKERNELS_ISA="scalar", PYTHONPATH=str(REPO / "python"))
+    env = dict(os.environ, DGKERNELS_ISA="scalar", PYTHONPATH=PKG_PARENT)
     r = subprocess.run([sys.executable, "-c", "import dgkernels; print(dgkernels.isa())"], env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "scalar", r.stderr
@@ -148,7 +148,7 @@ def test_isa_env_selects_scalar():
 def test_bench_quick_runs(tmp_path):
     """`python -m dgkernels.bench` prints one table and writes JSON (formats without a kernel show n/a)."""
     out = tmp_path / "bench.json"
-    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    env = dict(os.environ, PYTHONPATH=PKG_PARENT)
     r = subprocess.run([sys.executable, "-m", "dgkernels.bench", "--quick", "--formats", "F16,Q8_0,TQ2_0",
                         "--json", str(out)], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import dgkernels as dg
-from helpers import REPO
+from helpers import PKG_PARENT, REPO
 
 X32 = np.zeros((2, 32), np.float32)
 Q32 = np.zeros((2, 18), np.uint8)  # two Q4_0 rows of one block
@@ -238,7 +238,7 @@ def test_unknown_isa():
 
 
 def test_bad_isa_env():
-    env = dict(os.environ, DGKERNELS_ISA="neon", PYTHONPATH=str(REPO / "python"))
+    env = dict(os.environ, DGKERNELS_ISA="neon", PYTHONPATH=PKG_PARENT)
     r = subprocess.run([sys.executable, "-c", "import dgkernels"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "DGKERNELS_ISA='neon' is not one of scalar, avx2" in r.stderr
 
@@ -277,7 +277,7 @@ FUZZ = textwrap.dedent("""
 def test_decode_arbitrary_bytes_never_crashes(rng):
     """Runs in a child process so that a crash is reported (with the format it hit) instead of killing the run."""
     seed = int(rng.integers(0, 2**31))
-    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    env = dict(os.environ, PYTHONPATH=PKG_PARENT)
     r = subprocess.run([sys.executable, "-c", FUZZ, str(seed)], env=env, capture_output=True, text=True, timeout=600)
     last = r.stdout.strip().splitlines()[-1:] or ["(nothing)"]
     assert r.returncode == 0 and last == ["done"], \

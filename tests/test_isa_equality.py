@@ -14,11 +14,25 @@ pytestmark = pytest.mark.skipif(not OTHER_ISAS, reason="this CPU only runs the s
 FORMATS = [f.name for f in dg.formats()]
 
 
+def _iq4_near_midpoints(rng, n: int) -> np.ndarray:
+    """n values drawn from the midpoints between adjacent IQ4 levels and their float neighbours."""
+    block = np.zeros(18, np.uint8)
+    block[:2] = np.frombuffer(np.float16(1).tobytes(), np.uint8)
+    block[2:] = np.arange(16, dtype=np.uint8) * 17  # element j and j+16 both on level j
+    with dg.using_isa("scalar"):
+        levels = dg.dequantize(block, "IQ4_NL")[:16].astype(np.float64)
+    mids = ((levels[:-1] + levels[1:]) / 2).astype(np.float32)  # half-integers: exact
+    m = mids[rng.integers(0, mids.size, n)]
+    return np.choose(rng.integers(0, 3, n), [m, np.nextafter(m, np.float32(-np.inf)),
+                                             np.nextafter(m, np.float32(np.inf))]).astype(np.float32)
+
+
 def adversarial_rows(rng, n: int) -> np.ndarray:
     """Rows of n weights, each a different kind of hard case, block scales varying inside a row."""
     g = rng.standard_normal(n).astype(np.float32)
     sign = np.where(rng.random(n) < 0.5, -1, 1).astype(np.float32)
     blockscale = np.repeat(10.0 ** rng.uniform(-3, 3, -(-n // 32)), 32)[:n].astype(np.float32)
+    group16 = np.arange(n) // 16  # K/IQ sub-blocks of 16: SIMD kernels put one per lane
     rows = [
         g,
         g * blockscale,
@@ -32,6 +46,11 @@ def adversarial_rows(rng, n: int) -> np.ndarray:
         np.where(rng.random(n) < 0.01, g * 50, g).astype(np.float32),  # outliers
         rng.standard_t(3, n).astype(np.float32),
         np.abs(g) + 0.1,
+        # half-integers with -127 leading each block: the IQ4 first fit lands exactly on midpoints
+        # between levels (nearest-level ties)
+        np.where(np.arange(n) % 32 == 0, -127, rng.integers(-254, 255, n) / 2).astype(np.float32),
+        # same first fit (v = -x), v on a midpoint of two IQ4 levels or one ulp either side
+        np.where(np.arange(n) % 32 == 0, np.float32(-127), -_iq4_near_midpoints(rng, n)),
         # the sign of a zero statistic depends on which element a strict-comparison scan keeps
         np.where(rng.random(n) < 0.5, 0.0, -0.0).astype(np.float32),
         np.where(rng.random(n) < 0.3, -0.0, np.abs(g)).astype(np.float32),   # min is a zero
@@ -42,6 +61,11 @@ def adversarial_rows(rng, n: int) -> np.ndarray:
         (g * 1e19).astype(np.float32),                                  # x^2 near the f32 limit
         (g * 1e-42).astype(np.float32),                                 # deep subnormal
         np.where(rng.random(n) < 0.05, g * 1e30, g * 1e-30).astype(np.float32),
+        np.full(n, -0.37, np.float32),                                  # constant <= 0: degenerate (scale, min) fits
+        (g * 10.0 ** rng.uniform(-4, 4, -(-n // 16))[group16]).astype(np.float32),  # scales vary per 16
+        np.where(group16 % 2 == 0, 0, g).astype(np.float32),           # all-zero sub-blocks beside live ones
+        rng.standard_normal(-(-n // 16))[group16].astype(np.float32),      # constant sub-blocks
+        (g * 1e36).astype(np.float32),                                  # x*x itself is inf
     ]
     return np.stack(rows)
 

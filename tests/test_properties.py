@@ -8,6 +8,7 @@ properties that hold everywhere are checked (determinism, shapes, finiteness bel
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -18,6 +19,14 @@ import dgkernels as dg
 from dgkernels import bounds
 
 ALL = [f.name for f in dg.formats()]
+
+# DGKERNELS_HYPOTHESIS_SCALE=10 runs ten times the examples (a deeper run than CI's).
+SCALE = float(os.environ.get("DGKERNELS_HYPOTHESIS_SCALE", "1"))
+
+
+def examples(n: int) -> int:
+    return max(1, int(n * SCALE))
+
 
 # The isa fixture holds one ISA for all examples of a test, so a function-scoped fixture is fine here.
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -58,7 +67,7 @@ def _expected_bytes_shape(f, x):
 def test_roundtrip(fmt, isa):
     f = dg.format_info(fmt)
 
-    @settings(max_examples=12, **SETTINGS)
+    @settings(max_examples=examples(12), **SETTINGS)
     @given(weight_like(fmt))
     def check(case):
         x, im, family = case
@@ -87,7 +96,7 @@ def test_half_outputs(fmt, isa):
     """float16 and bfloat16 outputs: right shape and dtype, equal to the float32 result rounded."""
     f = dg.format_info(fmt)
 
-    @settings(max_examples=5, **SETTINGS)
+    @settings(max_examples=examples(5), **SETTINGS)
     @given(weight_like(fmt))
     def check(case):
         x, im, _ = case
@@ -109,7 +118,7 @@ def test_half_outputs(fmt, isa):
 @pytest.mark.parametrize("fmt", [f.name for f in dg.formats() if f.imatrix == "ignored"])
 def test_imatrix_ignored(fmt, isa):
     """Formats whose encoder never reads an imatrix give the same bytes with and without one."""
-    @settings(max_examples=5, **SETTINGS)
+    @settings(max_examples=examples(5), **SETTINGS)
     @given(weight_like(fmt), st.integers(0, 2**32 - 1))
     def check(case, seed):
         x, _, _ = case
@@ -123,7 +132,7 @@ def test_imatrix_ignored(fmt, isa):
 def test_all_zero_input(fmt, isa):
     f = dg.format_info(fmt)
 
-    @settings(max_examples=4, **SETTINGS)
+    @settings(max_examples=examples(4), **SETTINGS)
     @given(st.integers(1, _max_blocks(f)), st.booleans())
     def check(nblocks, negative_zero):
         x = np.full((2, nblocks * max(f.block_weights, 32)), -0.0 if negative_zero else 0.0, np.float32)
@@ -161,7 +170,7 @@ def test_any_finite_input(fmt, isa):
     f = dg.format_info(fmt)
     unit = max(f.block_weights, 32)
 
-    @settings(max_examples=10, **SETTINGS)
+    @settings(max_examples=examples(10), **SETTINGS)
     @given(st.integers(1, 2 if unit >= 256 else 4), st.data())
     def check(nblocks, data):
         x = data.draw(finite_f32(nblocks * unit))

@@ -13,7 +13,7 @@ import pytest
 
 import dgkernels as dg
 from dgkernels import bounds
-from helpers import REPO, assert_bytes_equal, assert_floats_identical
+from helpers import PKG_PARENT, REPO, assert_bytes_equal, assert_floats_identical
 
 ALL = [f.name for f in dg.formats()]
 THREADS = (1, 2, 3, 7)
@@ -104,7 +104,7 @@ FIRST_USE = textwrap.dedent("""
 def test_concurrent_first_use(fmt, rng):
     """IQ encoders build neighbour tables lazily: six threads make the first call of a fresh process together."""
     seed = int(rng.integers(0, 2**31))
-    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    env = dict(os.environ, PYTHONPATH=PKG_PARENT)
     r = subprocess.run([sys.executable, "-c", FIRST_USE, fmt, str(seed)], env=env, capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0 and r.stdout.strip() == "ok", \

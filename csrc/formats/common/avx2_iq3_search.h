@@ -1,0 +1,248 @@
+// AVX2 form of the IQ3 group search (iq3_group_search.cpp, ggml's quantize_row_iq3_*_impl core):
+// eight trial scales run side by side, one per lane, each lane doing exactly the scalar search's
+// operations. The neighbour distance of an off-grid quadruple is a sum of four terms
+// w_i*(s*q_i - x_i)^2 that depend only on (coordinate, level, lane scale), so each term is
+// computed once per quadruple into a table T and every candidate is then three adds.
+// For AVX2-compiled files only; everything is `static`, so each including file has its own copy.
+#pragma once
+#include <immintrin.h>
+
+#include <cfloat>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "avx2_iqsearch.h"
+#include "dgk/fp.h"
+#include "iq3_grid_index.h"
+#include "iq3_group_search.h"
+
+namespace dgk::avx2 {
+
+// iq3_grid_index.h's data re-laid for the lane search.
+struct Iq3LaneIndex {
+    struct Cand {
+        uint8_t toff[4];  // 4*(8*i + level_i): term T[8*i + level_i] of coordinate i is at byte 8*toff[i]
+        uint32_t key;     // the candidate's packed levels
+    };
+    int32_t grid_of_key[ref::Iq3GridIndex::kKeys];  // 32-bit copy for gathers; -1: off grid
+    uint32_t begin[ref::Iq3GridIndex::kKeys + 1];   // candidates of key k: cand[begin[k] .. begin[k+1])
+    std::vector<Cand> cand;                          // same order as the scalar index (distance, index)
+};
+
+static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
+    const ref::Iq3GridIndex& g = ref::iq3_grid_index(grid_size);
+    auto* ix = new Iq3LaneIndex;
+    ix->cand.reserve(g.nb.size());
+    for (int key = 0; key < ref::Iq3GridIndex::kKeys; ++key) {
+        ix->grid_of_key[key] = g.grid_of_key[key];
+        ix->begin[key] = (uint32_t)ix->cand.size();
+        for (uint32_t c = g.nb_begin[key]; c < g.nb_begin[key + 1]; ++c) {
+            const int j = g.nb[c];
+            Iq3LaneIndex::Cand cd{};
+            for (int i = 0; i < 4; ++i) {
+                const unsigned l = g.level[4 * j + i];
+                cd.toff[i] = (uint8_t)(4 * (8 * i + l));  // 8 bytes per unit: 8*toff = 32*(8i+l)
+                cd.key |= l << (3 * i);
+            }
+            ix->cand.push_back(cd);
+        }
+        // Pad to an even count with a copy of the last candidate, so the lane loop can take two at
+        // a time: an equal distance never replaces the best (strict <), so the copy changes nothing.
+        if ((ix->cand.size() - ix->begin[key]) % 2) ix->cand.push_back(ix->cand.back());
+    }
+    ix->begin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->cand.size();
+    return ix;
+}
+
+// Built on first use (thread-safe), never freed, like the scalar index it derives from.
+static inline const Iq3LaneIndex& iq3_lane_index(int grid_size) {
+    if (grid_size == 256) {
+        static const Iq3LaneIndex* const ix256 = iq3_lane_index_build(256);
+        return *ix256;
+    }
+    static const Iq3LaneIndex* const ix512 = iq3_lane_index_build(512);
+    return *ix512;
+}
+
+// One group's inputs: xval (|x|, maybe one negated by IQ3_XXS's parity fix), weight, waux =
+// sqrtf(weight), wx = weight*xval (the product the fit sums use).
+struct Iq3GroupIn {
+    const float* xval;
+    const float* weight;
+    const float* waux;
+    float wx[32];
+};
+
+// Eight trials' results: snapped keys per quadruple and lane, which lanes rounded off grid, and
+// the fit sums sum (w*x)*q and sum (w*q)*q per lane.
+struct Iq3Batch {
+    alignas(32) uint32_t key[8][8];
+    alignas(32) float sumqx[8];
+    alignas(32) float sumq2[8];
+    uint8_t off[8];
+};
+
+// Term vector at byte offset `off` of the lane term table.
+static inline __m256 iq3_term(const char* tbase, uint8_t off) {
+    return *reinterpret_cast<const __m256*>(tbase + 8 * (size_t)off);
+}
+
+// Snap all eight quadruples at the lanes' inverse scales `id` (neighbour distances measured at
+// `scale`) and accumulate the fit sums: lane t does what snap_quad + fit_sums do for one trial.
+static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m256 id, __m256 scale, Iq3Batch& out) {
+    __m256 sq[8];  // scale * (2l+1), the products the scalar distance loop forms
+    for (int l = 0; l < 8; ++l) sq[l] = _mm256_mul_ps(scale, _mm256_set1_ps((float)(2 * l + 1)));
+    __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
+    alignas(32) __m256 terms[32];
+    const char* tbase = reinterpret_cast<const char*>(terms);
+    for (int k = 0; k < 8; ++k) {
+        const float* x4 = in.xval + 4 * k;
+        __m256i key = iq_level(id, _mm256_set1_ps(x4[0]), 7);
+        for (int i = 1; i < 4; ++i)
+            key = _mm256_or_si256(key, _mm256_slli_epi32(iq_level(id, _mm256_set1_ps(x4[i]), 7), 3 * i));
+        const __m256i grid = _mm256_i32gather_epi32(ix.grid_of_key, key, 4);
+        const unsigned off = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(grid));
+        out.off[k] = (uint8_t)off;
+        if (off) {
+            // Lanes that share a key share its candidate list: one pass over it per distinct key.
+            _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key);
+            uint32_t dkey[8];
+            unsigned dlanes[8];
+            int nd = 0;
+            for (unsigned rem = off; rem;) {
+                const uint32_t k0 = out.key[k][__builtin_ctz(rem)];
+                const unsigned same = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
+                                          _mm256_cmpeq_epi32(key, _mm256_set1_epi32((int)k0)))) & rem;
+                rem &= ~same;
+                dkey[nd] = k0;
+                dlanes[nd++] = same;
+            }
+            const float* w4 = in.waux + 4 * k;
+            // Every level's term (cheaper than selecting the ~12 the candidates read).
+            for (int i = 0; i < 4; ++i) {
+                const __m256 xi = _mm256_set1_ps(x4[i]), wi = _mm256_set1_ps(w4[i]);
+                for (int l = 0; l < 8; ++l) terms[8 * i + l] = iq_sq_err(sq[l], xi, wi);
+            }
+            for (int d = 0; d < nd; ++d) {
+                const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.begin[dkey[d]];
+                const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.begin[dkey[d] + 1];
+                // Strict < from FLT_MAX, first candidate kept if none is below it (as the scalar code).
+                __m256 best = _mm256_set1_ps(FLT_MAX);
+                __m256i best_key = _mm256_set1_epi32((int)c->key);
+                for (; c < end; c += 2) {
+                    __m256 d0 = iq3_term(tbase, c[0].toff[0]), d1 = iq3_term(tbase, c[1].toff[0]);
+                    d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[1]));
+                    d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[1]));
+                    d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[2]));
+                    d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[2]));
+                    d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[3]));
+                    d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[3]));
+                    iq_keep_min(d0, c[0].key, best, best_key);
+                    iq_keep_min(d1, c[1].key, best, best_key);
+                }
+                key = _mm256_blendv_epi8(key, best_key, iq_lane_mask(dlanes[d]));
+            }
+        }
+        _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key);
+        for (int i = 0; i < 4; ++i) {
+            const __m256 q = iq_level_value(_mm256_srli_epi32(key, 3 * i));
+            iq_fit_step(sx, s2, in.wx[4 * k + i], in.weight[4 * k + i], q);
+        }
+    }
+    _mm256_store_ps(out.sumqx, sx);
+    _mm256_store_ps(out.sumq2, s2);
+}
+
+// One quadruple snapped at a single inverse scale id (the final requantization): scalar levels;
+// off grid, the candidates are scored from the table of terms w*(s*q - x)^2 of every level, one
+// vector per coordinate (sq = scale * (2l+1) in lane l).
+static inline uint32_t iq3_snap_one(const Iq3LaneIndex& ix, const float* x4, const float* w4, float id, __m256 sq) {
+    uint32_t key = 0;
+    for (int i = 0; i < 4; ++i) {
+        int l = nearest_int(0.5f * (id * x4[i] - 1));
+        l = l < 0 ? 0 : (l > 7 ? 7 : l);
+        key |= (uint32_t)l << (3 * i);
+    }
+    if (ix.grid_of_key[key] >= 0) return key;
+    alignas(32) float terms[32];
+    for (int i = 0; i < 4; ++i)
+        _mm256_store_ps(terms + 8 * i, iq_sq_err(sq, _mm256_set1_ps(x4[i]), _mm256_set1_ps(w4[i])));
+    const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.begin[key];
+    const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.begin[key + 1];
+    uint32_t best_key = c->key;
+    float best = FLT_MAX;
+    for (; c < end; ++c) {
+        const float dist = ((terms[c->toff[0] / 4] + terms[c->toff[1] / 4]) + terms[c->toff[2] / 4]) + terms[c->toff[3] / 4];
+        if (dist < best) {
+            best = dist;
+            best_key = c->key;
+        }
+    }
+    return best_key;
+}
+
+// Scalar fit sums of packed keys, in element order (for the final refit).
+static inline void iq3_fit_keys(const uint32_t* keys, const Iq3GroupIn& in, float* sumqx, float* sumq2) {
+    float sx = 0, s2 = 0;
+    for (int i = 0; i < 32; ++i) {
+        const float q = (float)(2 * ((keys[i / 4] >> (3 * (i % 4))) & 7u) + 1);
+        sx += in.wx[i] * q;
+        s2 += in.weight[i] * q * q;
+    }
+    *sumqx = sx;
+    *sumq2 = s2;
+}
+
+// ref::iq3_search_group with the trials eight at a time: same arguments, same result bits.
+static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3SearchRule& rule, const float* xval,
+                                     const float* weight, const float* waux, float max, uint16_t grid_index[8]) {
+    Iq3GroupIn in{xval, weight, waux, {}};
+    for (int i = 0; i < 32; ++i) in.wx[i] = weight[i] * xval[i];
+
+    uint32_t best_key[8] = {0};                // all-zero levels: key 0, a point of both grids
+    unsigned on_grid = rule.requant_all ? 0u : 0xffu;  // bit k: quadruple k of the accepted trial
+    float scale = max / 15;
+    float best = 0;
+    Iq3Batch bt;
+    const __m256 vmax = _mm256_set1_ps(max);
+    for (int is0 = -rule.trials; is0 <= rule.trials; is0 += 8) {
+        const int nlanes = rule.trials - is0 + 1 < 8 ? rule.trials - is0 + 1 : 8;
+        // Spare lanes repeat the last trial; their results are ignored.
+        const __m256i is = _mm256_min_epi32(_mm256_add_epi32(_mm256_set1_epi32(is0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
+                                            _mm256_set1_epi32(rule.trials));
+        const __m256 id = _mm256_div_ps(_mm256_add_ps(_mm256_set1_ps(15.f), _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(0.2f))), vmax);
+        iq3_batch(ix, in, id, _mm256_div_ps(_mm256_set1_ps(1.f), id), bt);
+        for (int t = 0; t < nlanes; ++t) {  // acceptance in trial order, as the scalar loop
+            const float sumqx = bt.sumqx[t], sumq2 = bt.sumq2[t];
+            if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+                scale = sumqx / sumq2;
+                best = scale * sumqx;
+                on_grid = 0;
+                for (int k = 0; k < 8; ++k) {
+                    best_key[k] = bt.key[k][t];
+                    on_grid |= (((unsigned)bt.off[k] >> t & 1u) ^ 1u) << k;
+                }
+            }
+        }
+    }
+
+    if (on_grid != 0xffu && scale > 0) {
+        // Round again with the fitted scale, then refit it.
+        const float id = 1 / scale;
+        const __m256 sq = _mm256_mul_ps(_mm256_set1_ps(scale), _mm256_setr_ps(1, 3, 5, 7, 9, 11, 13, 15));
+        for (int k = 0; k < 8; ++k)
+            if (rule.requant_all || !(on_grid >> k & 1u)) best_key[k] = iq3_snap_one(ix, xval + 4 * k, waux + 4 * k, id, sq);
+        float sumqx, sumq2;
+        iq3_fit_keys(best_key, in, &sumqx, &sumq2);
+        if (sumq2 > 0) scale = sumqx / sumq2;
+    }
+
+    for (int k = 0; k < 8; ++k) {
+        const int j = ix.grid_of_key[best_key[k]];
+        grid_index[k] = (uint16_t)(j < 0 ? 0 : j);  // always on grid by construction
+    }
+    return scale;
+}
+
+}  // namespace dgk::avx2

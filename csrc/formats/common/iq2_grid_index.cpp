@@ -1,0 +1,152 @@
+#include "iq2_grid_index.h"
+
+#include <stdexcept>
+
+#include "dgk/tables.h"
+
+namespace dgk::iq2 {
+
+namespace {
+
+constexpr int kKeys = 1 << 16;
+
+struct LatticeSpec {
+    const uint64_t* table;  // the decoder grid: byte j of an entry is element j
+    int size;
+    int nwant;              // how many distinct distances the neighbour lists span
+    int8_t (*level_of)(uint8_t byte);
+};
+
+// The decoder grids hold the dequantized magnitudes; the encoder works on their level numbers.
+int8_t iq2_level(uint8_t b) { return b == 0x08 ? 0 : b == 0x19 ? 1 : b == 0x2b ? 2 : -1; }
+int8_t iq1_level(uint8_t b) { return b == 0xff ? 0 : b == 0x00 ? 1 : b == 0x01 ? 2 : -1; }
+
+LatticeSpec spec_of(Lattice which) {
+    switch (which) {
+        case Lattice::IQ2_XXS: return {iq2xxs_grid, 256, 2, iq2_level};
+        case Lattice::IQ2_XS: return {iq2xs_grid, 512, 2, iq2_level};
+        case Lattice::IQ2_S: return {iq2s_grid, 1024, 1, iq2_level};
+        case Lattice::IQ1: return {iq1s_grid, 2048, 3, iq1_level};
+    }
+    throw std::logic_error("unknown IQ lattice");
+}
+
+// Keys the encoders can form: every element level in 0..2.
+bool is_ternary_key(int key) {
+    for (int j = 0; j < 8; ++j)
+        if (((key >> (2 * j)) & 3) == 3) return false;
+    return true;
+}
+
+}  // namespace
+
+GridIndex::GridIndex(Lattice which) {
+    const LatticeSpec s = spec_of(which);
+    size_ = s.size;
+    levels_.resize(8 * static_cast<size_t>(size_));
+    odd_.resize(8 * static_cast<size_t>(size_));
+    map_.assign(kKeys, -1);
+    for (int g = 0; g < size_; ++g) {
+        for (int j = 0; j < 8; ++j) {
+            const int8_t l = s.level_of(static_cast<uint8_t>(s.table[g] >> (8 * j)));
+            if (l < 0) throw std::logic_error("IQ grid table holds a value outside its lattice");
+            levels_[8 * g + j] = l;
+            odd_[8 * g + j] = static_cast<float>(2 * l + 1);
+        }
+        map_[pack_key(levels(g))] = g;
+    }
+
+    // Neighbour lists. Squared distances between points of levels 2l+1 are 4*sum(dl^2); the factor
+    // does not change the order, so sum(dl^2) (0..32) is bucketed directly: a counting sort by
+    // distance that keeps grid order within a distance reproduces ggml's sort by (distance, index).
+    constexpr int kMaxD = 8 * 4;
+    std::vector<uint8_t> dist(size_);
+    nb_offset_.assign(kKeys, 0);
+    nb_list_ = {1, 0};  // offset 0: fallback list for keys no encoder forms (a level of 3)
+    for (int key = 0; key < kKeys; ++key) {
+        if (map_[key] >= 0 || !is_ternary_key(key)) continue;
+        int hist[kMaxD + 1] = {0};
+        for (int g = 0; g < size_; ++g) {
+            const int8_t* lv = levels(g);
+            int d = 0;
+            for (int j = 0; j < 8; ++j) {
+                const int dl = ((key >> (2 * j)) & 3) - lv[j];
+                d += dl * dl;
+            }
+            dist[g] = static_cast<uint8_t>(d);
+            ++hist[d];
+        }
+        // Keep the first `nwant` distances that occur.
+        int start[kMaxD + 1] = {0};
+        int total = 0, have = 0, dmax = -1;
+        for (int d = 0; d <= kMaxD && have < s.nwant; ++d) {
+            start[d] = total;
+            if (hist[d] == 0) continue;
+            total += hist[d];
+            ++have;
+            dmax = d;
+        }
+        const size_t at = nb_list_.size();
+        nb_offset_[key] = static_cast<uint32_t>(at);
+        nb_list_.resize(at + 1 + total);
+        nb_list_[at] = static_cast<uint16_t>(total);
+        for (int g = 0; g < size_; ++g)
+            if (dist[g] <= dmax) nb_list_[at + 1 + start[dist[g]]++] = static_cast<uint16_t>(g);
+    }
+}
+
+float iq2_search_group16(const GridIndex& gi, const float* xval, const float* weight, const float* waux,
+                         float max, int8_t* L) {
+    constexpr int kMaxQ = 3;
+    int8_t Laux[16];
+    bool on_grid[2] = {true, true}, on_grid_aux[2];
+    for (int i = 0; i < 16; ++i) L[i] = 0;
+    float best = 0;
+    float scale = max / (2 * kMaxQ - 1);
+    for (int is = -9; is <= 9; ++is) {
+        const float id = (2 * kMaxQ - 1 + is * 0.1f) / max;
+        const float this_scale = 1 / id;
+        for (int k = 0; k < 2; ++k) {
+            iq2_levels(xval + 8 * k, id, Laux + 8 * k);
+            const uint16_t key = pack_key(Laux + 8 * k);
+            on_grid_aux[k] = gi.find(key) >= 0;
+            if (!on_grid_aux[k]) iq2_best_neighbour(gi, key, xval + 8 * k, waux + 8 * k, this_scale, Laux + 8 * k);
+        }
+        float sumqx, sumq2;
+        iq2_fit_sums(16, xval, weight, Laux, &sumqx, &sumq2);
+        if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+            scale = sumqx / sumq2;
+            best = scale * sumqx;
+            for (int i = 0; i < 16; ++i) L[i] = Laux[i];
+            on_grid[0] = on_grid_aux[0];
+            on_grid[1] = on_grid_aux[1];
+        }
+    }
+    if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
+        const float id = 1 / scale;
+        for (int k = 0; k < 2; ++k) {
+            if (on_grid[k]) continue;
+            int8_t* Lk = L + 8 * k;
+            iq2_levels(xval + 8 * k, id, Lk);
+            const uint16_t key = pack_key(Lk);
+            if (gi.find(key) < 0) iq2_best_neighbour(gi, key, xval + 8 * k, waux + 8 * k, scale, Lk);
+        }
+        float sumqx, sumq2;
+        iq2_fit_sums(16, xval, weight, L, &sumqx, &sumq2);
+        if (sumq2 > 0) scale = sumqx / sumq2;
+    }
+    return scale;
+}
+
+const GridIndex& grid_index(Lattice which) {
+    // Function-local statics: built on first use, initialisation is thread-safe (C++11).
+    switch (which) {
+        case Lattice::IQ2_XXS: { static const GridIndex gi(Lattice::IQ2_XXS); return gi; }
+        case Lattice::IQ2_XS: { static const GridIndex gi(Lattice::IQ2_XS); return gi; }
+        case Lattice::IQ2_S: { static const GridIndex gi(Lattice::IQ2_S); return gi; }
+        case Lattice::IQ1: { static const GridIndex gi(Lattice::IQ1); return gi; }
+    }
+    throw std::logic_error("unknown IQ lattice");
+}
+
+}  // namespace dgk::iq2

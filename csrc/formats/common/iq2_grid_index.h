@@ -1,0 +1,176 @@
+// Search structures over the 8-element lattices of IQ2_XXS, IQ2_XS, IQ2_S (levels {1,3,5}) and
+// IQ1_S / IQ1_M (levels {-1,0,1}), plus the nearest-neighbour searches the encoders run on them.
+//
+// An encoder quantizes 8 weights to levels l in {0,1,2}, packs them into a key (2 bits per element,
+// element j at bit 2j) and asks whether that point is in the grid. If not, it scores the point's
+// precomputed neighbours: every grid point within the `nwant` smallest squared distances, ordered by
+// (distance, grid index) exactly as ggml's iq2xs_init_impl lists them, so ties pick the same point.
+// Each index is built once, on first use, and shared read-only by all threads.
+#pragma once
+#include <cfloat>
+#include <cstdint>
+#include <vector>
+
+#include "dgk/fp.h"
+
+namespace dgk::iq2 {
+
+enum class Lattice { IQ2_XXS, IQ2_XS, IQ2_S, IQ1 };
+
+class GridIndex {
+public:
+    GridIndex(Lattice which);
+
+    int size() const { return size_; }
+    // Levels (0..2) of the 8 elements of grid point g.
+    const int8_t* levels(int g) const { return &levels_[8 * static_cast<size_t>(g)]; }
+    // The same as the odd values 2l+1 in float (what the IQ2 searches multiply by).
+    const float* odd_values(int g) const { return &odd_[8 * static_cast<size_t>(g)]; }
+    // Grid point with exactly these levels, or -1.
+    int find(uint16_t key) const { return map_[key]; }
+    // Candidate grid points for an off-grid key (never empty), best-first by (distance, index).
+    const uint16_t* neighbours(uint16_t key, int* count) const {
+        const uint32_t at = nb_offset_[key];
+        *count = nb_list_[at];
+        return &nb_list_[at + 1];
+    }
+
+private:
+    int size_;
+    std::vector<int8_t> levels_;       // size_ * 8
+    std::vector<float> odd_;           // size_ * 8
+    std::vector<int32_t> map_;         // 65536 keys -> grid point or -1
+    std::vector<uint32_t> nb_offset_;  // 65536 keys -> start of "count, indices..." in nb_list_
+    std::vector<uint16_t> nb_list_;
+};
+
+// The shared, lazily built index of one lattice (thread-safe initialisation).
+const GridIndex& grid_index(Lattice which);
+
+// Key of 8 levels in 0..3 (2 bits each, element j at bits 2j..2j+1).
+inline uint16_t pack_key(const int8_t* L) {
+    uint32_t u = 0;
+    for (int j = 0; j < 8; ++j) u |= static_cast<uint32_t>(L[j] & 3) << (2 * j);
+    return static_cast<uint16_t>(u);
+}
+
+// Levels of 8 magnitudes at inverse scale id: nearest_int((id*x - 1)/2) clamped to 0..2,
+// i.e. the nearest of the odd values 1, 3, 5 (ties to even as ggml's nearest_int).
+inline void iq2_levels(const float* xval, float id, int8_t* L) {
+    for (int j = 0; j < 8; ++j) {
+        const int l = nearest_int(0.5f * (id * xval[j] - 1));
+        L[j] = static_cast<int8_t>(l < 0 ? 0 : l > 2 ? 2 : l);
+    }
+}
+
+// Least-squares fit of the odd levels q = 2L+1 to xval with weights w: sums in index order.
+inline void iq2_fit_sums(int n, const float* xval, const float* w, const int8_t* L, float* sumqx,
+                         float* sumq2) {
+    float sx = 0, s2 = 0;
+    for (int i = 0; i < n; ++i) {
+        const float q = static_cast<float>(2 * L[i] + 1);
+        sx += w[i] * xval[i] * q;
+        s2 += w[i] * q * q;
+    }
+    *sumqx = sx;
+    *sumq2 = s2;
+}
+
+// Magnitudes of 8 weights into xval; returns their sign bits (bit j: x_j < 0). With `parity`
+// (IQ2_XXS, IQ2_XS) only 7 signs are stored and the 8th is implied even, so an odd count of
+// negatives flips the element with the smallest w*x^2 (first one on ties); 7 bits are returned.
+inline uint8_t fold_signs(const float* xb, const float* w, bool parity, float* xval) {
+    uint8_t s = 0;
+    int nneg = 0;
+    for (int j = 0; j < 8; ++j) {
+        if (xb[j] >= 0) {
+            xval[j] = xb[j];
+        } else {
+            xval[j] = -xb[j];
+            s |= static_cast<uint8_t>(1u << j);
+            ++nneg;
+        }
+    }
+    if (!parity) return s;
+    if (nneg & 1) {
+        int jmin = 0;
+        float vmin = w[0] * xb[0] * xb[0];
+        for (int j = 1; j < 8; ++j) {
+            const float v = w[j] * xb[j] * xb[j];
+            if (v < vmin) { vmin = v; jmin = j; }
+        }
+        xval[jmin] = -xval[jmin];
+        s ^= static_cast<uint8_t>(1u << jmin);
+    }
+    return s & 127;
+}
+
+// IQ2 off-grid fallback (ggml's iq2_find_best_neighbour): the neighbour minimising
+// sum w*(scale*q - x)^2 with q = 2l+1; first minimum wins. Writes its levels to L, returns its index.
+inline int iq2_best_neighbour(const GridIndex& gi, uint16_t key, const float* xval, const float* w,
+                              float scale, int8_t* L) {
+    int count;
+    const uint16_t* nb = gi.neighbours(key, &count);
+    float best = FLT_MAX;
+    int pick = -1;
+    for (int c = 0; c < count; ++c) {
+        const float* q = gi.odd_values(nb[c]);
+        float t[8];  // element terms first (vectorizable), then summed in index order as ggml does
+        for (int j = 0; j < 8; ++j) {
+            const float diff = scale * q[j] - xval[j];
+            t[j] = w[j] * diff * diff;
+        }
+        float d2 = 0;
+        for (int j = 0; j < 8; ++j) d2 += t[j];
+        if (d2 < best) { best = d2; pick = nb[c]; }
+    }
+    if (pick < 0) pick = nb[0];  // only when every score is NaN/inf (ggml asserts there)
+    const int8_t* lv = gi.levels(pick);
+    for (int j = 0; j < 8; ++j) L[j] = lv[j];
+    return pick;
+}
+
+// IQ1 off-grid fallback (ggml's iq1_find_best_neighbour2): as above with q = xg[l] (the shifted
+// ternary values). ggml then scans the whole grid if no neighbour scored below FLT_MAX, reading
+// xval out of bounds; only reachable with overflowing weights, where we scan it with the right
+// element instead.
+inline int iq1_best_neighbour(const GridIndex& gi, uint16_t key, const float* xval, const float* w,
+                              float scale, const float* xg, int8_t* L) {
+    int count;
+    const uint16_t* nb = gi.neighbours(key, &count);
+    float best = FLT_MAX;
+    int pick = -1;
+    auto score = [&](int g) {
+        const int8_t* lv = gi.levels(g);
+        float d2 = 0;
+        for (int j = 0; j < 8; ++j) {
+            const float diff = scale * xg[lv[j]] - xval[j];
+            d2 += w[j] * diff * diff;
+        }
+        return d2;
+    };
+    for (int c = 0; c < count; ++c) {
+        const float d2 = score(nb[c]);
+        if (d2 < best) { best = d2; pick = nb[c]; }
+    }
+    if (pick < 0) {
+        for (int g = 0; g < gi.size(); ++g) {
+            const float d2 = score(g);
+            if (d2 < best) { best = d2; pick = g; }
+        }
+    }
+    if (pick < 0) pick = nb[0];
+    const int8_t* lv = gi.levels(pick);
+    for (int j = 0; j < 8; ++j) L[j] = lv[j];
+    return pick;
+}
+
+// Scale search of one 16-weight group (two lattice points) shared by IQ2_XS and IQ2_S (ggml's
+// quantize_row_iq2_xs_impl / _s_impl): trial inverse scales (5 + 0.1*is)/max, is = -9..9, off-grid
+// points replaced by their best neighbour, the best least-squares fit kept; the off-grid points of
+// that fit are then requantized at its scale and the scale refitted. xval holds magnitudes, max > 0.
+// Writes the levels to L (always a grid point each) and returns the scale, which may be negative.
+float iq2_search_group16(const GridIndex& gi, const float* xval, const float* weight, const float* waux,
+                         float max, int8_t* L);
+
+}  // namespace dgk::iq2

@@ -1,0 +1,34 @@
+// IQ1_S AVX2 decode: one vector per 8 weights, each lane the scalar decoder's
+// dl * ((float)v + shift) (the add is exact; one rounding in the multiply).
+#include "../common/avx2_iq_decode.h"
+#include "dgk/blocks.h"
+#include "dgk/fp.h"
+#include "dgk/kernels.h"
+#include "dgk/registry.h"
+#include "dgk/tables.h"
+
+namespace dgk::avx2 {
+
+void decode_iq1_s(const void* src, float* dst, int64_t nblocks) {
+    const auto* blocks = static_cast<const block_iq1_s*>(src);
+    for (int64_t b = 0; b < nblocks; ++b) {
+        const block_iq1_s& blk = blocks[b];
+        const float d = fp16_to_f32(blk.d);
+        for (int g = 0; g < QK_K / 32; ++g, dst += 32) {
+            const unsigned h = blk.qh[g];
+            const __m256 dl = _mm256_set1_ps(d * (float)(2 * ((h >> 12) & 7u) + 1));
+            // +-0.125f built from the bit (a data-dependent branch would mispredict half the time).
+            const __m256 shift = _mm256_castsi256_ps(_mm256_set1_epi32((int)(0x3e000000u | ((h & 0x8000u) << 16))));
+            for (int l = 0; l < 4; ++l) {
+                const unsigned idx = blk.qs[4 * g + l] | (((h >> (3 * l)) & 7u) << 8);  // < 2048
+                _mm256_storeu_ps(dst + 8 * l, _mm256_mul_ps(dl, _mm256_add_ps(iq_s8x8_ps(iq1s_grid[idx]), shift)));
+            }
+        }
+    }
+}
+
+}  // namespace dgk::avx2
+
+namespace dgk {
+extern const IsaKernels avx2_kernels_iq1_s = {FormatId::IQ1_S, avx2::decode_iq1_s, nullptr};
+}
