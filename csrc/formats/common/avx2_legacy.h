@@ -53,6 +53,10 @@ static inline void store_scaled32(__m256i q, float d, float* dst) {
 // order the operands either way; the product's NaN is chosen explicitly (ggml's build does that).
 static inline void store_scaled_offset32(__m256i q, float d, float m, float* dst) {
     const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
+    if (m == m) {  // only one operand can be NaN: any operand order gives the same bits
+        for (int k = 0; k < 4; ++k) _mm256_storeu_ps(dst + 8 * k, _mm256_add_ps(_mm256_mul_ps(s8_group_to_f32(q, k), vd), vm));
+        return;
+    }
     for (int k = 0; k < 4; ++k) {
         const __m256 p = _mm256_mul_ps(s8_group_to_f32(q, k), vd);
         _mm256_storeu_ps(dst + 8 * k, _mm256_blendv_ps(_mm256_add_ps(p, vm), p, _mm256_cmp_ps(p, p, _CMP_UNORD_Q)));
@@ -125,6 +129,7 @@ static inline __m256 first_zero_t(const __m256* xt) {
     return res;
 }
 
+// Exact per-block min and max values (lane order is irrelevant for them; signs of zeros are not).
 static inline void tree_min_max_t(const __m256* xt, __m256* mn, __m256* mx) {
     __m256 lo[8], hi[8];
     for (int k = 0; k < 8; ++k) {
@@ -190,20 +195,23 @@ static inline __m256 recip_or_zero(__m256 d) {
     return _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0f), d), _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ));
 }
 
-// ggml's `MIN(hi, (int8_t)v)` kept in a uint8_t, for the 32 values of 8 blocks already truncated
-// to int32 (cvttps). When all are in 0..127 (every block with a normal scale) only the MIN
-// remains; otherwise the low byte is sign-extended first. Returns whether all results are <= hi.
-static inline bool clamp_s8_to_u8_t(__m256i* q, int hi) {
-    __m256i any = q[0];
-    for (int i = 1; i < QK; ++i) any = _mm256_or_si256(any, q[i]);
+// ggml's `MIN(hi, (int8_t)v)` kept in a uint8_t, for v = value(i) (float) of element i of 8 blocks.
+// When every truncated v is in 0..127 (every block with a normal scale) that is MIN(hi, v);
+// otherwise the levels are recomputed with the low byte sign-extended first (x86 truncation gives
+// INT32_MIN for NaN and out-of-range values). Returns whether all levels are in 0..hi.
+template <class Value>
+static inline bool clamped_levels_t(Value value, int hi, __m256i* q) {
     const __m256i vhi = _mm256_set1_epi32(hi);
-    if (_mm256_testz_si256(any, _mm256_set1_epi32(~0x7f))) {
-        for (int i = 0; i < QK; ++i) q[i] = _mm256_min_epi32(q[i], vhi);
-        return true;
+    __m256i any = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int i = 0; i < QK; ++i) {
+        const __m256i v = _mm256_cvttps_epi32(value(i));
+        any = _mm256_or_si256(any, v);
+        q[i] = _mm256_min_epi32(v, vhi);
     }
-    const __m256i ff = _mm256_set1_epi32(0xff);
+    if (_mm256_testz_si256(any, _mm256_set1_epi32(~0x7f))) return true;
     for (int i = 0; i < QK; ++i)
-        q[i] = _mm256_and_si256(_mm256_min_epi32(_mm256_srai_epi32(_mm256_slli_epi32(q[i], 24), 24), vhi), ff);
+        q[i] = _mm256_and_si256(_mm256_min_epi32(cvtt_low_s8(value(i)), vhi), _mm256_set1_epi32(0xff));
     return false;
 }
 
@@ -262,6 +270,7 @@ static inline void store_bytes32_t(const __m256i* qt, uint8_t* const dst[8]) {
 static inline __m256i fifth_bits_t(const __m256i* qt) {
     const __m256i bit4 = _mm256_set1_epi32(0x10);
     __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 32
     for (int j = 0; j < QK; ++j) {
         const __m256i b = _mm256_and_si256(qt[j], bit4);
         acc = _mm256_or_si256(acc, j >= 4 ? _mm256_slli_epi32(b, j - 4) : _mm256_srli_epi32(b, 4 - j));

@@ -36,33 +36,6 @@ static inline __m256i cvtt_low_u8(__m256 v) {
     return _mm256_and_si256(_mm256_cvttps_epi32(v), _mm256_set1_epi32(0xff));
 }
 
-// Largest / smallest lane. Exact (order does not matter for max/min), but the sign of a zero result
-// is unspecified: callers that care look the value up with first_equal_lane.
-static inline float hmax_ps(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-static inline float hmin_ps(__m256 v) {
-    __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_min_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-// Index of the first of 8*nv lanes equal to `val` (0 when none is: only possible for NaN).
-// This is the element a scalar scan with a strict comparison keeps.
-static inline int first_equal_lane(const __m256* v, int nv, float val) {
-    const __m256 t = _mm256_set1_ps(val);
-    uint64_t mask = 0;
-    for (int k = 0; k < nv; ++k)
-        mask |= static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(v[k], t, _CMP_EQ_OQ))))
-                << (8 * k);
-    return mask ? __builtin_ctzll(mask) : 0;
-}
-
 // fp.h's fp16_to_f32 for 8 values: F16C converts exactly but quiets signalling NaNs, which the
 // scalar helper keeps; clear the quiet bit again where the half was a signalling NaN.
 static inline __m256 fp16x8_to_f32(__m128i h) {
@@ -77,19 +50,6 @@ static inline __m256 fp16x8_to_f32(__m128i h) {
 // A decoder's fp16 scale. F16C quiets a signalling NaN that fp16_to_f32 keeps; the decoders only
 // use the scale in a multiply, which quiets it anyway, so the decoded bits are the same.
 static inline float fp16_scale(uint16_t h) { return _cvtsh_ss(h); }
-
-// Pack two vectors of 8 values in 0..255 to 16 bytes, a's lanes first.
-static inline __m128i pack_u8x16(__m256i a, __m256i b) {
-    const __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);  // a0..7 b0..7 as u16
-    return _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
-}
-
-// Pack four vectors of 8 values in -128..127 to 32 signed bytes, in order.
-static inline __m256i pack_s8x32(__m256i a, __m256i b, __m256i c, __m256i d) {
-    const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
-    // each 128-bit lane holds a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7 as dwords
-    return _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
 
 // In-place 8x8 transpose: afterwards r[i] lane j is what r[j] lane i was. Used to put 8
 // independent groups (blocks, sub-blocks) in the 8 lanes: element i of every group in r[i].

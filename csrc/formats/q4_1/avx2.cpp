@@ -30,9 +30,8 @@ void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
             block_min_max_t(xt, &m, &mx);
             d = _mm256_div_ps(_mm256_sub_ps(mx, m), _mm256_set1_ps(15.0f));
             const __m256 id = recip_or_zero(d), half = _mm256_set1_ps(0.5f);
-            for (int i = 0; i < QK; ++i)
-                qt[i] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(xt[i], m), id), half));
-            clean = clamp_s8_to_u8_t(qt, 15);
+            clean = clamped_levels_t(
+                [&](int i) { return _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(xt[i], m), id), half); }, 15, qt);
         }
         OctetBlocks<block_q4_1> o(out, b0, cnt);
         uint16_t d16[8], m16[8];

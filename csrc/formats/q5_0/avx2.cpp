@@ -27,8 +27,7 @@ void encode_q5_0(const float* x, void* dst, int64_t n, const float* imatrix) {
             // d = max / -16 (signed extreme), q = MIN(31, (int8)(x/d + 16.5)), as ref.cpp
             d = _mm256_div_ps(block_signed_absmax_t(xt), _mm256_set1_ps(-16.0f));
             const __m256 id = recip_or_zero(d), bias = _mm256_set1_ps(16.5f);
-            for (int i = 0; i < QK; ++i) qt[i] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(xt[i], id), bias));
-            clamp_s8_to_u8_t(qt, 31);
+            clamped_levels_t([&](int i) { return _mm256_add_ps(_mm256_mul_ps(xt[i], id), bias); }, 31, qt);
         }
         OctetBlocks<block_q5_0> o(out, b0, cnt);
         uint16_t d16[8];

@@ -32,6 +32,7 @@ void encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) {
             block_min_max_t(xt, &m, &mx);
             d = _mm256_div_ps(_mm256_sub_ps(mx, m), _mm256_set1_ps(31.0f));
             const __m256 id = recip_or_zero(d), half = _mm256_set1_ps(0.5f);
+#pragma GCC unroll 8
             for (int i = 0; i < QK; ++i)
                 qt[i] = cvtt_low_u8(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(xt[i], m), id), half));
         }

@@ -19,6 +19,7 @@ void encode_q8_0(const float* x, void* dst, int64_t n, const float*) {
         const __m256 d = _mm256_div_ps(block_absmax_t(xt), _mm256_set1_ps(127.0f));
         const __m256 id = recip_or_zero(d);
         __m256i qt[QK];
+#pragma GCC unroll 8
         for (int i = 0; i < QK; ++i) qt[i] = cvtt_low_s8(round_away_ps(_mm256_mul_ps(xt[i], id)));
         OctetBlocks<block_q8_0> o(out, b0, cnt);
         uint16_t d16[8];
