@@ -52,6 +52,15 @@ static inline void iq2_terms(const Iq2Point& p, __m256 sq, __m256 T[8]) {
     }
 }
 
+// The same terms straight from a point's coordinates and weights (a point searched once).
+static inline void iq2_terms(const float* x, const float* w, __m256 sq, __m256 T[8]) {
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+        const __m256 e = _mm256_sub_ps(sq, _mm256_set1_ps(x[j]));
+        T[j] = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(w[j]), e), e);
+    }
+}
+
 // The scalar neighbour scan (first strict minimum below FLT_MAX) over a padded list of neighbour
 // keys, 8 per vector: each lane sums its neighbour's 8 terms in element order. Returns the list
 // position of the winner, or -1 when no distance is below FLT_MAX.
