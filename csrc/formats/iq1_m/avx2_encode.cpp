@@ -30,6 +30,26 @@ inline const float* half_values(int combo, int half) {
     return negative ? kMinus : kPlus;
 }
 
+// Splits (i1, i2), 0 <= i1 <= i2 <= 16, in the scalar scan order (i1 outer): the first index of
+// row i1, and the row of each split index.
+constexpr int kSplits = (kGroup + 1) * (kGroup + 2) / 2;
+struct SplitTables {
+    int at[kGroup + 1];
+    int8_t i1[kSplits];
+};
+constexpr SplitTables make_split_tables() {
+    SplitTables t{};
+    int p = 0;
+    for (int i1 = 0; i1 <= kGroup; ++i1) {
+        t.at[i1] = p;
+        for (int i2 = i1; i2 <= kGroup; ++i2) t.i1[p++] = static_cast<int8_t>(i1);
+    }
+    return t;
+}
+constexpr SplitTables kSplitTables = make_split_tables();
+constexpr const int* kSplitAt = kSplitTables.at;
+constexpr const int8_t* kSplitI1 = kSplitTables.i1;
+
 struct GroupResult {
     float scale = 0;
     int combo = 0;
@@ -59,37 +79,80 @@ GroupResult encode_group(const GridArrays& A, const float* xb, const float* weig
             term[j][lvl] = _mm256_mul_ps(_mm256_mul_ps(w, q), _mm256_blend_ps(x, q, 0xf0));
         }
     }
-    __m256 prefix[kGroup + 1];
-    prefix[0] = _mm256_setzero_ps();
-    for (int j = 0; j < kGroup; ++j) prefix[j + 1] = _mm256_add_ps(prefix[j], term[j][0]);
-
-    float best = -FLT_MAX, scale = max;
-    int best1 = -1, best2 = -1, combo = -1;
-    const __m128 zero = _mm_setzero_ps();
+    // The sums of every split (i1, i2), i1 <= i2, in scan order: split p's four sumqx at qx[4p..4p+3],
+    // its four sumq2 at q2[4p..4p+3]. Each is encode.cpp's chain: the level-0 prefix, the level-1
+    // middle, then the level-2 tail added term by term; chains of different i1 with the same i2
+    // add the same tail terms, so they run side by side.
+    // mid[i1][i2]: the chain of split (i1, i2) before its tail. Rows i1 in (i2, i2+3] are zero
+    // fillers so chains always run four at a time (their results are dropped).
+    alignas(32) __m256 mid[kGroup + 4][kGroup + 1];
     for (int i1 = 0; i1 <= kGroup; ++i1) {
-        __m256 mid = prefix[i1];
-        for (int i2 = i1; i2 <= kGroup; ++i2) {
-            __m256 s = mid;
-            for (int j = i2; j < kGroup; ++j) s = _mm256_add_ps(s, term[j][2]);
-            const __m128 qx = _mm256_castps256_ps128(s), q2 = _mm256_extractf128_ps(s, 1);
-            const __m128 ok = _mm_and_ps(_mm_cmpgt_ps(q2, zero),
-                                         _mm_cmpgt_ps(_mm_mul_ps(qx, qx), _mm_mul_ps(_mm_set1_ps(best), q2)));
-            if (_mm_movemask_ps(ok)) {
-                alignas(32) float v[8];
-                _mm256_store_ps(v, s);
-                for (int c = 0; c < 4; ++c) {
-                    const float sumqx = v[c], sumq2 = v[4 + c];
-                    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-                        scale = sumqx / sumq2;
-                        best = scale * sumqx;
-                        best1 = i1;
-                        best2 = i2;
-                        combo = c;
-                    }
-                }
+        mid[i1][i1] = i1 == 0 ? _mm256_setzero_ps() : _mm256_add_ps(mid[i1 - 1][i1 - 1], term[i1 - 1][0]);
+        for (int i2 = i1; i2 < kGroup; ++i2) mid[i1][i2 + 1] = _mm256_add_ps(mid[i1][i2], term[i2][1]);
+        for (int f = 1; f <= 3; ++f) mid[i1 + f][i1] = _mm256_setzero_ps();
+    }
+    alignas(32) float qx[kSplits * 4 + 8], q2[kSplits * 4 + 8];
+    auto put = [&](int i1, int i2, __m256 v) {
+        const int p = kSplitAt[i1] + (i2 - i1);
+        _mm_store_ps(qx + 4 * p, _mm256_castps256_ps128(v));
+        _mm_store_ps(q2 + 4 * p, _mm256_extractf128_ps(v, 1));
+    };
+    for (int i2 = 0; i2 <= kGroup; ++i2) {
+        for (int i1 = 0; i1 <= i2; i1 += 4) {
+            __m256 a0 = mid[i1][i2], a1 = mid[i1 + 1][i2], a2 = mid[i1 + 2][i2], a3 = mid[i1 + 3][i2];
+            for (int j = i2; j < kGroup; ++j) {
+                const __m256 t = term[j][2];
+                a0 = _mm256_add_ps(a0, t);
+                a1 = _mm256_add_ps(a1, t);
+                a2 = _mm256_add_ps(a2, t);
+                a3 = _mm256_add_ps(a3, t);
             }
-            if (i2 < kGroup) mid = _mm256_add_ps(mid, term[i2][1]);
+            put(i1, i2, a0);
+            if (i1 + 1 <= i2) put(i1 + 1, i2, a1);
+            if (i1 + 2 <= i2) put(i1 + 2, i2, a2);
+            if (i1 + 3 <= i2) put(i1 + 3, i2, a3);
         }
+    }
+    for (int k = kSplits * 4; k < kSplits * 4 + 8; ++k) qx[k] = q2[k] = 0;
+
+    // The scan over (split, combination) in order, 8 candidates per vector: the candidates passing
+    // the scalar test against `mask_best` are replayed in order with the scalar test (the others
+    // fail against any best >= mask_best; if rounding drops the best, the rest is re-filtered).
+    float best = -FLT_MAX, scale = max;
+    int best_k = -1;
+    const __m256 zero = _mm256_setzero_ps();
+    for (int k0 = 0; k0 < kSplits * 4; k0 += 8) {
+        const __m256 vx = _mm256_load_ps(qx + k0), v2 = _mm256_load_ps(q2 + k0);
+        const __m256 vxx = _mm256_mul_ps(vx, vx), pos = _mm256_cmp_ps(v2, zero, _CMP_GT_OQ);
+        float mask_best = best;
+        auto passing = [&]() {
+            return static_cast<unsigned>(_mm256_movemask_ps(_mm256_and_ps(
+                pos, _mm256_cmp_ps(vxx, _mm256_mul_ps(_mm256_set1_ps(mask_best), v2), _CMP_GT_OQ))));
+        };
+        unsigned live = k0 + 8 <= kSplits * 4 ? 0xffu : (1u << (kSplits * 4 - k0)) - 1;
+        unsigned m = passing() & live;
+        while (m) {
+            const int l = __builtin_ctz(m);
+            const float sumqx = qx[k0 + l], sumq2 = q2[k0 + l];
+            if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+                scale = sumqx / sumq2;
+                best = scale * sumqx;
+                best_k = k0 + l;
+            }
+            live &= ~((2u << l) - 1);
+            if (best < mask_best) {
+                mask_best = best;
+                m = passing() & live;
+            } else {
+                m &= live;
+            }
+        }
+    }
+    int best1 = -1, best2 = -1, combo = -1;
+    if (best_k >= 0) {
+        best1 = kSplitI1[best_k / 4];
+        best2 = best1 + (best_k / 4 - kSplitAt[best1]);
+        combo = best_k % 4;
     }
     if (best1 < 0 || best2 < 0 || combo < 0) return r;
 

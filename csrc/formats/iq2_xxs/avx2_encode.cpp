@@ -23,8 +23,8 @@ constexpr float kZeroGroup = 1e-15f;
 // scales of steps -4..-1, 1..4 in the lanes of one vector and the first trial (step 0, levels
 // wrapped to uint8 as ggml stores them) in lane 0 of another, each lane summing its squared errors
 // in element order; the refinement passes test all elements in vectors and replay the candidates
-// in order with the scalar arithmetic. Returns the scale (the levels are not needed by the caller).
-float make_qp_quants32(int nmax, const float* x, const float* w, float max) {
+// in order with the scalar arithmetic. Returns the scale; Lout receives the levels.
+float make_qp_quants32(int nmax, const float* x, const float* w, float max, uint8_t* Lout) {
     constexpr int n = 32;
     const __m256 vmax = _mm256_set1_ps(max);
     const __m256 steps = _mm256_setr_ps(-4, -3, -2, -1, 1, 2, 3, 4);
@@ -111,6 +111,7 @@ float make_qp_quants32(int nmax, const float* x, const float* w, float max) {
         }
         if (!changed) break;
     }
+    for (int i = 0; i < n; ++i) Lout[i] = static_cast<uint8_t>(L[i]);
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
@@ -126,15 +127,17 @@ float encode_group(const GridArrays& A, const float* xb, const float* weight, ui
     for (int i = 1; i < 32; ++i) max = max > xval[i] ? max : xval[i];
     if (max < kZeroGroup) return 0;
 
-    Iq2Search<4> s{make_qp_quants32(kMaxQ + 1, xval, weight, max), 0, {0, 0, 0, 0}, {true, true, true, true}};
+    // Starting scale from the positive-quant search. Its levels (0..4) are the result only when no
+    // trial is accepted and the scale is NaN (no requantization): keep their keys, as ggml does.
+    uint8_t Lqp[32];
+    Iq2Search<4> s{make_qp_quants32(kMaxQ + 1, xval, weight, max, Lqp), 0, {}, {true, true, true, true}};
     const float eff_max = s.scale * kMaxQ;
     if (eff_max <= 0) return 0;
+    for (int k = 0; k < 4; ++k) s.keys[k] = iq2::pack_key(reinterpret_cast<const int8_t*>(Lqp + 8 * k));
 
     const Iq2Group<4> g(xval, weight, waux);
     iq2_trials(A, g, eff_max, -6, 6, s);
-    // Every point is requantized at the chosen scale (when positive), so the make_qp_quants levels
-    // never reach the output.
-    iq2_requantize(A, g, true, s);
+    iq2_requantize(A, g, true, s);  // every point, when the scale is positive
     float scale = s.scale;
     if (scale < 0) {
         scale = -scale;
