@@ -113,6 +113,27 @@ SPECIAL_BYTES = np.array([0x00, 0x01, 0x7C, 0x7D, 0x7E, 0x7F, 0x80, 0xFC, 0xFE, 
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_encode_same_on_every_isa_overflowing_sums(fmt, rng):
+    """Weights near the float limit with huge importance: sums of squares and weighted sums inside
+    the searches overflow to inf/NaN, and the scalar code's fallbacks (e.g. a NaN scale leaving a
+    search's starting levels in place) decide the bytes."""
+    f = dg.format_info(fmt)
+    n = 1024 if f.block_weights <= 256 else f.block_weights
+    g = rng.standard_normal((4, n)).astype(np.float32)
+    blockscale = np.repeat(10.0 ** rng.uniform(-6, 6, (4, n // 16)), 16, axis=1)
+    x = np.concatenate([g * 1e18, g * blockscale]).astype(np.float32)
+    e = rng.exponential(1.0, n)
+    imatrices = [None] if f.imatrix == "ignored" else [(e * 1e30).astype(np.float32), (e ** 8).astype(np.float32)]
+    for imatrix in imatrices:
+        try:
+            res = _encode_all(fmt, x, imatrix)
+        except NotImplementedError as err:
+            pytest.fail(f"{fmt}: {err}")
+        for isa in OTHER_ISAS:
+            assert_bytes_equal(fmt, res[isa], res["scalar"])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
 @pytest.mark.parametrize("kind", ["random", "special"])
 def test_decode_same_on_every_isa(fmt, dtype, kind, rng):

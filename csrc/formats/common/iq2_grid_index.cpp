@@ -46,6 +46,7 @@ GridIndex::GridIndex(Lattice which) {
     levels_.resize(8 * static_cast<size_t>(size_));
     odd_.resize(8 * static_cast<size_t>(size_));
     map_.assign(kKeys, -1);
+    grid_keys_.resize(size_);
     for (int g = 0; g < size_; ++g) {
         for (int j = 0; j < 8; ++j) {
             const int8_t l = s.level_of(static_cast<uint8_t>(s.table[g] >> (8 * j)));
@@ -53,7 +54,8 @@ GridIndex::GridIndex(Lattice which) {
             levels_[8 * g + j] = l;
             odd_[8 * g + j] = static_cast<float>(2 * l + 1);
         }
-        map_[pack_key(levels(g))] = g;
+        grid_keys_[g] = pack_key(levels(g));
+        map_[grid_keys_[g]] = g;
     }
 
     // Neighbour lists. Squared distances between points of levels 2l+1 are 4*sum(dl^2); the factor
@@ -62,7 +64,8 @@ GridIndex::GridIndex(Lattice which) {
     constexpr int kMaxD = 8 * 4;
     std::vector<uint8_t> dist(size_);
     nb_offset_.assign(kKeys, 0);
-    nb_list_ = {1, 0};  // offset 0: fallback list for keys no encoder forms (a level of 3)
+    // Lists are padded to a multiple of 8 entries (unused by the scalar code) for the AVX2 searches.
+    nb_list_ = {1, 0, 0, 0, 0, 0, 0, 0, 0};  // offset 0: fallback list for keys no encoder forms (a level of 3)
     for (int key = 0; key < kKeys; ++key) {
         if (map_[key] >= 0 || !is_ternary_key(key)) continue;
         int hist[kMaxD + 1] = {0};
@@ -88,11 +91,25 @@ GridIndex::GridIndex(Lattice which) {
         }
         const size_t at = nb_list_.size();
         nb_offset_[key] = static_cast<uint32_t>(at);
-        nb_list_.resize(at + 1 + total);
+        nb_list_.resize(at + 1 + ((total + 7) & ~7));
         nb_list_[at] = static_cast<uint16_t>(total);
         for (int g = 0; g < size_; ++g)
             if (dist[g] <= dmax) nb_list_[at + 1 + start[dist[g]]++] = static_cast<uint16_t>(g);
     }
+
+    // Keys of the neighbours at the same offsets (a count stays a count); padding entries get the
+    // key with every level 3, which no grid point has.
+    nb_keys_.assign(nb_list_.size(), 0xffff);
+    for (int key = 0; key < kKeys; ++key) {
+        const uint32_t at = nb_offset_[key];
+        const int count = nb_list_[at];
+        nb_keys_[at] = static_cast<uint16_t>(count);
+        for (int c = 1; c <= count; ++c) nb_keys_[at + c] = grid_keys_[nb_list_[at + c]];
+    }
+}
+
+GridArrays GridIndex::arrays() const {
+    return {size_, map_.data(), nb_offset_.data(), nb_list_.data(), nb_keys_.data(), grid_keys_.data()};
 }
 
 float iq2_search_group16(const GridIndex& gi, const float* xval, const float* weight, const float* waux,

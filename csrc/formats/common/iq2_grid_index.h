@@ -17,6 +17,18 @@ namespace dgk::iq2 {
 
 enum class Lattice { IQ2_XXS, IQ2_XS, IQ2_S, IQ1 };
 
+// The index's tables as plain pointers, for the AVX2 searches: an AVX2-compiled file must not call
+// the inline members below (an AVX2 copy of one could be the one the linker keeps for scalar code).
+struct GridArrays {
+    int size;
+    const int32_t* map;         // key -> grid point or -1
+    const uint32_t* nb_offset;  // key -> offset of "count, entries..." in nb_points and nb_keys
+    const uint16_t* nb_points;  // neighbour grid indices (GridIndex::neighbours)
+    const uint16_t* nb_keys;    // the same neighbours' keys, each list padded to a multiple of 8
+                                // with 0xffff (every level 3: no grid point)
+    const uint16_t* grid_keys;  // grid point -> key
+};
+
 class GridIndex {
 public:
     GridIndex(Lattice which);
@@ -28,12 +40,15 @@ public:
     const float* odd_values(int g) const { return &odd_[8 * static_cast<size_t>(g)]; }
     // Grid point with exactly these levels, or -1.
     int find(uint16_t key) const { return map_[key]; }
+    // Key of grid point g.
+    uint16_t key(int g) const { return grid_keys_[g]; }
     // Candidate grid points for an off-grid key (never empty), best-first by (distance, index).
     const uint16_t* neighbours(uint16_t key, int* count) const {
         const uint32_t at = nb_offset_[key];
         *count = nb_list_[at];
         return &nb_list_[at + 1];
     }
+    GridArrays arrays() const;  // out of line: callable from AVX2 files
 
 private:
     int size_;
@@ -42,13 +57,17 @@ private:
     std::vector<int32_t> map_;         // 65536 keys -> grid point or -1
     std::vector<uint32_t> nb_offset_;  // 65536 keys -> start of "count, indices..." in nb_list_
     std::vector<uint16_t> nb_list_;
+    std::vector<uint16_t> nb_keys_;    // nb_list_ with each grid index replaced by its key, padded
+    std::vector<uint16_t> grid_keys_;  // size_
 };
 
 // The shared, lazily built index of one lattice (thread-safe initialisation).
 const GridIndex& grid_index(Lattice which);
 
+// The free functions below are `static`: every file, AVX2 ones included, gets its own copy.
+
 // Key of 8 levels in 0..3 (2 bits each, element j at bits 2j..2j+1).
-inline uint16_t pack_key(const int8_t* L) {
+static inline uint16_t pack_key(const int8_t* L) {
     uint32_t u = 0;
     for (int j = 0; j < 8; ++j) u |= static_cast<uint32_t>(L[j] & 3) << (2 * j);
     return static_cast<uint16_t>(u);
@@ -56,7 +75,7 @@ inline uint16_t pack_key(const int8_t* L) {
 
 // Levels of 8 magnitudes at inverse scale id: nearest_int((id*x - 1)/2) clamped to 0..2,
 // i.e. the nearest of the odd values 1, 3, 5 (ties to even as ggml's nearest_int).
-inline void iq2_levels(const float* xval, float id, int8_t* L) {
+static inline void iq2_levels(const float* xval, float id, int8_t* L) {
     for (int j = 0; j < 8; ++j) {
         const int l = nearest_int(0.5f * (id * xval[j] - 1));
         L[j] = static_cast<int8_t>(l < 0 ? 0 : l > 2 ? 2 : l);
@@ -64,7 +83,7 @@ inline void iq2_levels(const float* xval, float id, int8_t* L) {
 }
 
 // Least-squares fit of the odd levels q = 2L+1 to xval with weights w: sums in index order.
-inline void iq2_fit_sums(int n, const float* xval, const float* w, const int8_t* L, float* sumqx,
+static inline void iq2_fit_sums(int n, const float* xval, const float* w, const int8_t* L, float* sumqx,
                          float* sumq2) {
     float sx = 0, s2 = 0;
     for (int i = 0; i < n; ++i) {
@@ -79,7 +98,7 @@ inline void iq2_fit_sums(int n, const float* xval, const float* w, const int8_t*
 // Magnitudes of 8 weights into xval; returns their sign bits (bit j: x_j < 0). With `parity`
 // (IQ2_XXS, IQ2_XS) only 7 signs are stored and the 8th is implied even, so an odd count of
 // negatives flips the element with the smallest w*x^2 (first one on ties); 7 bits are returned.
-inline uint8_t fold_signs(const float* xb, const float* w, bool parity, float* xval) {
+static inline uint8_t fold_signs(const float* xb, const float* w, bool parity, float* xval) {
     uint8_t s = 0;
     int nneg = 0;
     for (int j = 0; j < 8; ++j) {
@@ -105,9 +124,11 @@ inline uint8_t fold_signs(const float* xb, const float* w, bool parity, float* x
     return s & 127;
 }
 
+// The two neighbour searches below read the index through its inline members: scalar files only.
+
 // IQ2 off-grid fallback (ggml's iq2_find_best_neighbour): the neighbour minimising
 // sum w*(scale*q - x)^2 with q = 2l+1; first minimum wins. Writes its levels to L, returns its index.
-inline int iq2_best_neighbour(const GridIndex& gi, uint16_t key, const float* xval, const float* w,
+static inline int iq2_best_neighbour(const GridIndex& gi, uint16_t key, const float* xval, const float* w,
                               float scale, int8_t* L) {
     int count;
     const uint16_t* nb = gi.neighbours(key, &count);
@@ -134,7 +155,7 @@ inline int iq2_best_neighbour(const GridIndex& gi, uint16_t key, const float* xv
 // ternary values). ggml then scans the whole grid if no neighbour scored below FLT_MAX, reading
 // xval out of bounds; only reachable with overflowing weights, where we scan it with the right
 // element instead.
-inline int iq1_best_neighbour(const GridIndex& gi, uint16_t key, const float* xval, const float* w,
+static inline int iq1_best_neighbour(const GridIndex& gi, uint16_t key, const float* xval, const float* w,
                               float scale, const float* xg, int8_t* L) {
     int count;
     const uint16_t* nb = gi.neighbours(key, &count);

@@ -1,0 +1,205 @@
+// IQ2_XXS AVX2 encode: encode.cpp's group and super-block code around the lane-parallel search of
+// avx2_iq2search.h (trial scales and grid neighbours in the lanes); same bytes for every input.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "../common/avx2_iq2search.h"
+#include "dgk/blocks.h"
+#include "dgk/fp.h"
+#include "dgk/kernels.h"
+#include "dgk/registry.h"
+
+namespace dgk::avx2 {
+
+namespace {
+
+constexpr int kMaxQ = 3;
+constexpr float kZeroGroup = 1e-15f;
+
+// ref::make_qp_quants(32, nmax, x, L, w) with x's maximum `max` (> 0) already known: the 8 trial
+// scales of steps -4..-1, 1..4 in the lanes of one vector and the first trial (step 0, levels
+// wrapped to uint8 as ggml stores them) in lane 0 of another, each lane summing its squared errors
+// in element order; the refinement passes test all elements in vectors and replay the candidates
+// in order with the scalar arithmetic. Returns the scale; Lout receives the levels.
+float make_qp_quants32(int nmax, const float* x, const float* w, float max, uint8_t* Lout) {
+    constexpr int n = 32;
+    const __m256 vmax = _mm256_set1_ps(max);
+    const __m256 steps = _mm256_setr_ps(-4, -3, -2, -1, 1, 2, 3, 4);
+    const __m256 fmax_l = _mm256_set1_ps(static_cast<float>(nmax));
+    // iscale_t = (0.1f*step + nmax)/max; the first trial nmax/max.
+    const __m256 is_a = _mm256_div_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(0.1f), steps), fmax_l), vmax);
+    const __m256 is_b = _mm256_div_ps(fmax_l, vmax);
+    const __m256 sc_a = _mm256_div_ps(_mm256_set1_ps(1.0f), is_a), sc_b = _mm256_div_ps(_mm256_set1_ps(1.0f), is_b);
+    const __m256i lmax = _mm256_set1_epi32(nmax), byte = _mm256_set1_epi32(255);
+    __m256 mse_a = _mm256_setzero_ps(), mse_b = _mm256_setzero_ps();
+    for (int i = 0; i < n; ++i) {
+        const __m256 xi = _mm256_set1_ps(x[i]), wi = _mm256_set1_ps(w[i]);
+        const __m256 la = _mm256_cvtepi32_ps(_mm256_min_epi32(nearest_int_ps(_mm256_mul_ps(is_a, xi)), lmax));
+        const __m256 lb = _mm256_cvtepi32_ps(_mm256_and_si256(nearest_int_ps(_mm256_mul_ps(is_b, xi)), byte));
+        const __m256 da = _mm256_sub_ps(xi, _mm256_mul_ps(sc_a, la)), db = _mm256_sub_ps(xi, _mm256_mul_ps(sc_b, lb));
+        mse_a = _mm256_add_ps(mse_a, _mm256_mul_ps(_mm256_mul_ps(wi, da), da));
+        mse_b = _mm256_add_ps(mse_b, _mm256_mul_ps(_mm256_mul_ps(wi, db), db));
+    }
+    alignas(32) float mse[8], isc[8];
+    _mm256_store_ps(mse, mse_a);
+    _mm256_store_ps(isc, is_a);
+    float best_mse = _mm256_cvtss_f32(mse_b), iscale = _mm256_cvtss_f32(is_b);
+    for (int t = 0; t < 8; ++t) {
+        if (mse[t] < best_mse) {
+            best_mse = mse[t];
+            iscale = isc[t];
+        }
+    }
+
+    // Levels at the chosen scale and their fit sums (scalar order). L holds the stored uint8 levels
+    // (a negative x, possible after the parity flip, wraps), the sums use the unwrapped ones.
+    alignas(32) float wx[n], L[n];
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        int l = nearest_int(iscale * x[i]);
+        if (l > nmax) l = nmax;
+        L[i] = static_cast<float>(static_cast<uint8_t>(l));
+        wx[i] = w[i] * x[i];
+        sumlx += wx[i] * l;
+        suml2 += w[i] * l * l;
+    }
+    // Refinement passes. An element can change only when its test passes with the current sums;
+    // the test is evaluated for all elements at once and recomputed after every accepted change.
+    for (int pass = 0; pass < 5; ++pass) {
+        int changed = 0;
+        uint32_t cand = 0;
+        bool stale = true;  // cand must be recomputed for elements >= from
+        for (int from = 0; from < n;) {
+            if (stale) {
+                const __m256 vlx = _mm256_set1_ps(sumlx), vl2 = _mm256_set1_ps(suml2);
+                cand = 0;
+                for (int k = from / 8; k < n / 8; ++k) {
+                    const __m256 l = _mm256_load_ps(L + 8 * k), wv = _mm256_loadu_ps(w + 8 * k);
+                    const __m256 slx = _mm256_sub_ps(vlx, _mm256_mul_ps(_mm256_load_ps(wx + 8 * k), l));
+                    const __m256 sl2 = _mm256_sub_ps(vl2, _mm256_mul_ps(_mm256_mul_ps(wv, l), l));
+                    const __m256 ok = _mm256_and_ps(_mm256_cmp_ps(slx, _mm256_setzero_ps(), _CMP_GT_OQ),
+                                                    _mm256_cmp_ps(sl2, _mm256_setzero_ps(), _CMP_GT_OQ));
+                    const __m256 q = _mm256_div_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), sl2), slx);
+                    // new level != stored level (as ints; both are exact in float below 2^24)
+                    const __m256 nl = _mm256_cvtepi32_ps(_mm256_min_epi32(nearest_int_ps(q), lmax));
+                    const __m256 differs = _mm256_cmp_ps(nl, l, _CMP_NEQ_UQ);
+                    cand |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_and_ps(ok, differs))) << (8 * k);
+                }
+                stale = false;
+            }
+            cand &= ~((1u << from) - 1);
+            if (!cand) break;
+            const int i = __builtin_ctz(cand);
+            // The scalar code for element i (its test passed: same sums, same operations).
+            float slx = sumlx - wx[i] * L[i];
+            float sl2 = suml2 - w[i] * L[i] * L[i];
+            int new_l = nearest_int(x[i] * sl2 / slx);
+            if (new_l > nmax) new_l = nmax;
+            slx += wx[i] * new_l;
+            sl2 += w[i] * new_l * new_l;
+            if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                L[i] = static_cast<float>(static_cast<uint8_t>(new_l));
+                sumlx = slx;
+                suml2 = sl2;
+                ++changed;
+                stale = true;
+            }
+            from = i + 1;
+        }
+        if (!changed) break;
+    }
+    for (int i = 0; i < n; ++i) Lout[i] = static_cast<uint8_t>(L[i]);
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+// encode.cpp's encode_group: the scale of one 32-weight group (0 for a group too small to encode),
+// its 4 grid indices and 28 sign bits.
+float encode_group(const GridArrays& A, const float* xb, const float* weight, uint32_t* idx_word, uint32_t* sign_word) {
+    alignas(32) float xval[32], waux[32];
+    for (int i = 0; i < 32; i += 8) _mm256_store_ps(waux + i, _mm256_sqrt_ps(_mm256_loadu_ps(weight + i)));
+    uint8_t signs[4];
+    for (int k = 0; k < 4; ++k) signs[k] = iq2::fold_signs(xb + 8 * k, weight + 8 * k, true, xval + 8 * k);
+
+    float max = xval[0];
+    for (int i = 1; i < 32; ++i) max = max > xval[i] ? max : xval[i];
+    if (max < kZeroGroup) return 0;
+
+    // Starting scale from the positive-quant search. Its levels (0..4) are the result only when no
+    // trial is accepted and the scale is NaN (no requantization): keep their keys, as ggml does.
+    uint8_t Lqp[32];
+    Iq2Search<4> s{make_qp_quants32(kMaxQ + 1, xval, weight, max, Lqp), 0, {}, {true, true, true, true}};
+    const float eff_max = s.scale * kMaxQ;
+    if (eff_max <= 0) return 0;
+    for (int k = 0; k < 4; ++k) s.keys[k] = iq2::pack_key(reinterpret_cast<const int8_t*>(Lqp + 8 * k));
+
+    const Iq2Group<4> g(xval, weight, waux);
+    iq2_trials(A, g, eff_max, -6, 6, s);
+    iq2_requantize(A, g, true, s);  // every point, when the scale is positive
+    float scale = s.scale;
+    if (scale < 0) {
+        scale = -scale;
+        for (int k = 0; k < 4; ++k) signs[k] = static_cast<uint8_t>(~signs[k] & 127);
+    }
+    uint32_t iw = 0, sw = 0;
+    for (int k = 0; k < 4; ++k) {
+        iw |= static_cast<uint32_t>(iq2_point(A, s.keys[k])) << (8 * k);
+        sw |= static_cast<uint32_t>(signs[k]) << (7 * k);
+    }
+    *idx_word = iw;
+    *sign_word = sw;
+    return scale;
+}
+
+void encode_superblock(const GridArrays& A, const float* xbl, const float* qwbl, block_iq2_xxs* y) {
+    float sumx2 = 0;
+    for (int i = 0; i < QK_K; ++i) sumx2 += xbl[i] * xbl[i];
+    const float sigma2 = sumx2 / QK_K;
+
+    uint32_t words[2 * (QK_K / 32)] = {0};
+    float scales[QK_K / 32];
+    float max_scale = 0;
+    for (int ib = 0; ib < QK_K / 32; ++ib) {
+        const float* xb = xbl + 32 * ib;
+        alignas(32) float weight[32];
+        for (int i = 0; i < 32; i += 8) {
+            const __m256 x = _mm256_loadu_ps(xb + i);
+            const __m256 s = _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), _mm256_mul_ps(x, x)));
+            _mm256_store_ps(weight + i, _mm256_mul_ps(_mm256_loadu_ps(qwbl + 32 * ib + i), s));
+        }
+        scales[ib] = encode_group(A, xb, weight, &words[2 * ib], &words[2 * ib + 1]);
+        max_scale = max_scale > scales[ib] ? max_scale : scales[ib];
+    }
+
+    y->d = f32_to_fp16(0.f);
+    if (!max_scale) {
+        std::memset(y->qs, 0, sizeof(y->qs));
+        return;
+    }
+    const float d = max_scale / 31;
+    y->d = f32_to_fp16(d);
+    const float id = 1 / d;
+    for (int ib = 0; ib < QK_K / 32; ++ib) {
+        int l = nearest_int(0.5f * (id * scales[ib] - 1));
+        l = l < 0 ? 0 : l > 15 ? 15 : l;
+        words[2 * ib + 1] |= static_cast<uint32_t>(l) << 28;
+    }
+    std::memcpy(y->qs, words, sizeof(y->qs));
+}
+
+}  // namespace
+
+void encode_iq2_xxs(const float* x, void* dst, int64_t n, const float* imatrix) {
+    if (!imatrix) throw std::invalid_argument("IQ2_XXS cannot be encoded without an importance matrix");
+    const GridArrays A = iq2::grid_index(iq2::Lattice::IQ2_XXS).arrays();
+    auto* y = static_cast<block_iq2_xxs*>(dst);
+    for (int64_t b = 0; b < n / QK_K; ++b) encode_superblock(A, x + b * QK_K, imatrix + b * QK_K, y + b);
+}
+
+}  // namespace dgk::avx2
+
+namespace dgk {
+extern const IsaKernels avx2_encode_kernels_iq2_xxs = {FormatId::IQ2_XXS, nullptr, avx2::encode_iq2_xxs};
+}
