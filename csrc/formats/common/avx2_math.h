@@ -36,6 +36,15 @@ static inline __m256i cvtt_low_u8(__m256 v) {
     return _mm256_and_si256(_mm256_cvttps_epi32(v), _mm256_set1_epi32(0xff));
 }
 
+// Smallest lane. Exact (min is order-independent), but the sign of a zero result is unspecified:
+// callers that need the position look the value up again.
+static inline float hmin_ps(__m256 v) {
+    __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_min_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
 // fp.h's fp16_to_f32 for 8 values: F16C converts exactly but quiets signalling NaNs, which the
 // scalar helper keeps; clear the quiet bit again where the half was a signalling NaN.
 static inline __m256 fp16x8_to_f32(__m128i h) {
