@@ -173,3 +173,19 @@ def test_demo_setup(monkeypatch, tmp_path, tiny, capsys):
     args = cli.build_parser().parse_args(["quantize", "--demo"])
     cli._setup_demo(args)
     assert args.target == "IQ2_M" and args.imatrix is None and "needs an importance matrix" in capsys.readouterr().out
+
+
+def test_main_gives_back_the_sigterm_handler(capsys):
+    import signal
+
+    def mine(signum, frame):
+        pass
+
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        assert main(["plan"]) != 0  # argparse error: exits through SystemExit
+    except SystemExit:
+        pass
+    finally:
+        after = signal.signal(signal.SIGTERM, before)
+    assert after is mine

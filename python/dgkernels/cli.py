@@ -234,15 +234,22 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv=None) -> int:
+    ap = build_parser()
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        return _run(ap, sys.argv[1:] if argv is None else list(argv))
+    finally:  # main() may run inside a host process (tests, tools): give its handler back
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(ap, argv) -> int:
     from .gguf_io import GGUFError
     from .imatrix_io import ImatrixError
     from .policy import RuleError
-    ap = build_parser()
-    try:
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread
-        pass
-    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         if argv[:1] == ["imatrix"]:
             from .imatrix_compute import cli_main
