@@ -36,7 +36,7 @@ def test_registry_basics():
     assert {f.name for f in dg.formats() if f.requires_imatrix} == {"IQ1_S", "IQ2_XXS", "IQ2_XS"}
 
 
-@pytest.mark.parametrize("spec", ["Q4_K", "q4_k", 12])
+@pytest.mark.parametrize("spec", ["Q4_K", "q4_k", 12, np.int32(12), np.uint64(12)])
 def test_format_lookup_forms(spec):
     assert dg.format_info(spec) is dg.format_info("Q4_K")
 
@@ -157,3 +157,9 @@ def test_bench_quick_runs(tmp_path):
     data = json.loads(out.read_text())
     assert [row["format"] for row in data["results"]] == ["F16", "Q8_0", "TQ2_0"]
     assert data["meta"]["threads"] == 1 and data["meta"]["write_gbps"] > 0
+
+
+@pytest.mark.parametrize("spec", [True, np.bool_(True), 12.0])
+def test_format_lookup_refuses_bools_and_floats(spec):
+    with pytest.raises(TypeError, match="format must be"):
+        dg.format_info(spec)

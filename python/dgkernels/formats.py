@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import _core
 
 
@@ -64,7 +66,7 @@ def format_info(fmt) -> Format:
     name = getattr(fmt, "name", None)  # gguf.GGMLQuantizationType and other enums
     if name is not None and not isinstance(fmt, bool) and name in _FORMATS:
         return _FORMATS[name]
-    if isinstance(fmt, int) and not isinstance(fmt, bool):
+    if isinstance(fmt, (int, np.integer)) and not isinstance(fmt, (bool, np.bool_)):  # ids read from files
         f = _BY_ID.get(int(fmt))
         if f is None:
             raise ValueError(f"unknown ggml type id {int(fmt)}; known ids: {sorted(_BY_ID)}")
