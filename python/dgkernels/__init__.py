@@ -27,9 +27,7 @@ _apply_isa_env()
 
 
 def cuda_available() -> bool:
-    """Whether the CUDA kernels are built and a GPU can run them (not in this build yet)."""
-    try:
-        from . import _cuda  # noqa: F401  (optional extension)
-    except ImportError:
-        return False
-    return bool(_cuda.device_count())
+    """Whether the CUDA kernels are built and a GPU can run them; dgkernels.cuda.unavailable_reason() says
+    why not."""
+    from . import cuda
+    return cuda.available()
