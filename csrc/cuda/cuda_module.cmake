@@ -11,6 +11,10 @@ python_add_library(_cuda MODULE
   "${_dgk_cuda_dir}/kernels_decode.cu"
   "${_dgk_cuda_dir}/kernels_encode_a.cu"
   "${_dgk_cuda_dir}/kernels_encode_k.cu"
+  "${_dgk_cuda_dir}/kernels_encode_iq.cu"
+  "${_dgk_cuda_dir}/iq_index.cpp"
+  "${CMAKE_CURRENT_SOURCE_DIR}/csrc/formats/common/iq2_grid_index.cpp"
+  "${CMAKE_CURRENT_SOURCE_DIR}/csrc/formats/common/iq3_grid_index.cpp"
   "${CMAKE_CURRENT_SOURCE_DIR}/csrc/core/tables.cpp"
   WITH_SOABI)
 target_include_directories(_cuda PRIVATE csrc/include "${_dgk_cuda_dir}/include")

@@ -10,6 +10,7 @@
 #include "dgk_cuda/api.h"
 #include "dgk_cuda/decode.cuh"
 #include "dgk_cuda/encode.cuh"
+#include "dgk_cuda/iq_encode.cuh"
 
 namespace dgk::cuda {
 
@@ -54,6 +55,7 @@ bool encode_supported(int fmt) {
         case F_Q4_0: case F_Q4_1: case F_Q5_0: case F_Q5_1: case F_Q8_0:
         case F_Q2_K: case F_Q3_K: case F_Q4_K: case F_Q5_K: case F_Q6_K: case F_Q8_K:
         case F_IQ4_NL: case F_IQ4_XS: case F_TQ1_0: case F_TQ2_0: case F_MXFP4:
+        case F_IQ1_S: case F_IQ1_M: case F_IQ2_XXS: case F_IQ2_XS: case F_IQ2_S: case F_IQ3_XXS: case F_IQ3_S:
             return true;
         default:
             return false;
@@ -79,6 +81,66 @@ static void prepare(int device) {
     done[device] = true;
 }
 
+// ---- IQ lattice indexes: host views (emulation) and per-device copies (kernels) ---------------------
+// Which index a grid format reads: 0/1 = IQ3 256/512-point grids, 2.. = IQ2 lattices + 2.
+static int iq_index_slot(int fmt) {
+    switch (fmt) {
+        case F_IQ3_XXS: return 0;
+        case F_IQ3_S: return 1;
+        case F_IQ2_XXS: return 2 + LAT_IQ2_XXS;
+        case F_IQ2_XS: return 2 + LAT_IQ2_XS;
+        case F_IQ2_S: return 2 + LAT_IQ2_S;
+        default: return 2 + LAT_IQ1;  // IQ1_S, IQ1_M
+    }
+}
+
+static IqViews host_views(int fmt) {
+    IqViews v{};
+    const int slot = iq_index_slot(fmt);
+    if (slot < 2) v.g3 = host_iq3(slot == 0 ? 256 : 512, nullptr);
+    else v.g2 = host_iq2(slot - 2, nullptr);
+    return v;
+}
+
+template <typename T> static const T* to_device(const T* host, size_t bytes, std::vector<void*>& keep) {
+    void* d = nullptr;
+    DGKC_CHECK(cudaMalloc(&d, bytes ? bytes : 1));
+    keep.push_back(d);
+    if (bytes) DGKC_CHECK(cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice));
+    return static_cast<const T*>(d);
+}
+
+// Device copies, made once per (device, index) and kept for the life of the process.
+static IqViews device_views(int fmt, int device) {
+    static std::mutex mu;
+    static std::vector<std::vector<IqViews>> cache;  // [device][slot]
+    static std::vector<std::vector<bool>> have;
+    static std::vector<void*> keep;
+    const int slot = iq_index_slot(fmt);
+    std::lock_guard<std::mutex> lock(mu);
+    if ((int)cache.size() <= device) {
+        cache.resize(device + 1, std::vector<IqViews>(6));
+        have.resize(device + 1, std::vector<bool>(6, false));
+    }
+    if (have[device][slot]) return cache[device][slot];
+    IqViews v{};
+    if (slot < 2) {
+        Iq3Sizes sz;
+        const Iq3View h = host_iq3(slot == 0 ? 256 : 512, &sz);
+        v.g3 = {to_device(h.level, sz.level, keep), to_device(h.grid_of_key, sz.grid_of_key, keep),
+                to_device(h.nb_begin, sz.nb_begin, keep), to_device(h.nb, sz.nb, keep),
+                to_device(h.nb_value, sz.nb_value, keep)};
+    } else {
+        Iq2Sizes sz;
+        const Iq2View h = host_iq2(slot - 2, &sz);
+        v.g2 = {h.size, to_device(h.map, sz.map, keep), to_device(h.nb_offset, sz.nb_offset, keep),
+                to_device(h.nb_points, sz.nb_points, keep), to_device(h.grid_keys, sz.grid_keys, keep)};
+    }
+    cache[device][slot] = v;
+    have[device][slot] = true;
+    return v;
+}
+
 void decode(int fmt, uintptr_t src, uintptr_t dst, int out_type, int64_t count, int device, uintptr_t stream) {
     check_fmt(fmt);
     prepare(device);
@@ -100,6 +162,11 @@ void encode(int fmt, uintptr_t x, uintptr_t dst, uintptr_t imatrix, int64_t nrow
         case F_Q2_K: case F_Q3_K: case F_Q4_K: case F_Q5_K: case F_Q6_K: case F_Q8_K:
             return launch_encode_k(fmt, xp, out, im, nrows, n, s);
         default: break;
+    }
+    if (is_iq_grid_format(fmt)) {
+        if (!im && (fmt == F_IQ1_S || fmt == F_IQ2_XXS || fmt == F_IQ2_XS))
+            throw std::invalid_argument(std::string(kNames[fmt]) + " cannot be encoded without an importance matrix");
+        return launch_encode_iq(fmt, xp, out, im, nrows, n, device_views(fmt, device), s);
     }
     const bool needs_sigma = im && (fmt == F_Q4_0 || fmt == F_Q4_1 || fmt == F_Q5_0 || fmt == F_Q5_1);
     if (!needs_sigma) return launch_encode_a(fmt, xp, out, im, nullptr, nrows, n, s);
@@ -149,6 +216,15 @@ void emulate_decode(int fmt, const uint8_t* src, void* dst, int out_type, int64_
 template <int F> static void emu_encode(const float* x, uint8_t* dst, const float* im, int64_t nrows, int64_t n) {
     if constexpr (F == F_F32 || F == F_F16 || F == F_BF16) {
         for (int64_t i = 0; i < nrows * n; ++i) float_store<F>(x[i], dst, i);
+    } else if constexpr (is_iq_grid_format(F)) {
+        if (!im && (F == F_IQ1_S || F == F_IQ2_XXS || F == F_IQ2_XS))
+            throw std::invalid_argument(std::string(kNames[F]) + " cannot be encoded without an importance matrix");
+        const IqViews v = host_views(F);
+        const int64_t bpr = n / QK_K;
+        for (int64_t r = 0; r < nrows; ++r)
+            for (int64_t c = 0; c < bpr; ++c)
+                iq_encode_block<F>(v, x + r * n + c * QK_K, im ? im + c * QK_K : nullptr,
+                                   dst + (r * bpr + c) * block_bytes(F));
     } else if constexpr (Enc<F>::available) {
         constexpr int BW = block_weights(F), BB = block_bytes(F);
         const bool needs_sigma = im && (F == F_Q4_0 || F == F_Q4_1 || F == F_Q5_0 || F == F_Q5_1);

@@ -28,6 +28,9 @@ void launch_encode_a(int fmt, const float* x, uint8_t* dst, const float* imatrix
                      int64_t nrows, int64_t n, void* stream);
 void launch_encode_k(int fmt, const float* x, uint8_t* dst, const float* imatrix, int64_t nrows, int64_t n,
                      void* stream);
+struct IqViews;
+void launch_encode_iq(int fmt, const float* x, uint8_t* dst, const float* imatrix, int64_t nrows, int64_t n,
+                      const IqViews& views, void* stream);
 void launch_row_sigma2(const float* x, float* out, int64_t nrows, int64_t n, void* stream);
 void upload_tables_all();  // once per device, after cudaSetDevice
 [[noreturn]] void fail(const char* call, int err);
