@@ -66,6 +66,45 @@ static void check_fmt(int fmt) {
     if (fmt < 0 || fmt >= F_COUNT) throw std::invalid_argument("unknown format index " + std::to_string(fmt));
 }
 
+// The thread's current driver context is saved on entry and restored on exit: our (static) runtime
+// selects the device by making its primary context current, which the caller's runtime (torch, cupy)
+// would otherwise inherit. The driver functions are looked up through the runtime, so nothing links
+// against libcuda and the module still imports without a driver.
+namespace {
+using CtxGetFn = int (*)(void**);
+using CtxSetFn = int (*)(void*);
+struct DriverCtxFns {
+    CtxGetFn get = nullptr;
+    CtxSetFn set = nullptr;
+    DriverCtxFns() {
+        void* g = nullptr;
+        void* s = nullptr;
+        cudaDriverEntryPointQueryResult qg, qs;
+        if (cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &g, 12000, cudaEnableDefault, &qg) == cudaSuccess &&
+            cudaGetDriverEntryPointByVersion("cuCtxSetCurrent", &s, 12000, cudaEnableDefault, &qs) == cudaSuccess &&
+            qg == cudaDriverEntryPointSuccess && qs == cudaDriverEntryPointSuccess) {
+            get = reinterpret_cast<CtxGetFn>(g);
+            set = reinterpret_cast<CtxSetFn>(s);
+        }
+        cudaGetLastError();
+    }
+};
+const DriverCtxFns& ctx_fns() {
+    static const DriverCtxFns f;
+    return f;
+}
+struct CtxGuard {
+    void* prev = nullptr;
+    bool saved = false;
+    CtxGuard() {
+        if (ctx_fns().get) saved = ctx_fns().get(&prev) == 0;
+    }
+    ~CtxGuard() {
+        if (saved) ctx_fns().set(prev);
+    }
+};
+}  // namespace
+
 // Select the device and make sure this device holds the tables (once per device).
 static void prepare(int device) {
     static std::mutex mu;
@@ -143,6 +182,7 @@ static IqViews device_views(int fmt, int device) {
 
 void decode(int fmt, uintptr_t src, uintptr_t dst, int out_type, int64_t count, int device, uintptr_t stream) {
     check_fmt(fmt);
+    CtxGuard guard;
     prepare(device);
     launch_decode(fmt, reinterpret_cast<const uint8_t*>(src), reinterpret_cast<void*>(dst), out_type, count,
                   reinterpret_cast<void*>(stream));
@@ -153,6 +193,7 @@ void encode(int fmt, uintptr_t x, uintptr_t dst, uintptr_t imatrix, int64_t nrow
     check_fmt(fmt);
     if (!encode_supported(fmt))
         throw std::invalid_argument(std::string("no CUDA encoder for ") + kNames[fmt]);
+    CtxGuard guard;
     prepare(device);
     const auto* xp = reinterpret_cast<const float*>(x);
     auto* out = reinterpret_cast<uint8_t*>(dst);
