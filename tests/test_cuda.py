@@ -78,6 +78,17 @@ def test_decode_random_bytes(fmt, dtype, lib, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fmt", ALL)
+def test_decode_special_bytes(fmt, dtype, rng):
+    """inf/NaN/zero scale fields: the GPU must give x86's NaN bits (see README, GPU path)."""
+    from test_cuda_emulation import SPECIAL_BYTES
+    lib = "torch" if HAVE_TORCH else "cupy"
+    f = dg.format_info(fmt)
+    data = rng.choice(SPECIAL_BYTES, size=(3, (8192 // f.block_weights + 5) * f.block_bytes))
+    assert_floats_identical(fmt, gpu_decode(data, fmt, dtype, lib), cpu_decode(data, fmt, dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fmt", ALL)
 def test_decode_encoded_blocks(fmt, dtype, rng):
     lib = "torch" if HAVE_TORCH else "cupy"
     f = dg.format_info(fmt)
@@ -131,6 +142,17 @@ def test_encode_matches_cpu(fmt, imat, lib, rng):
     want = dg.quantize(x, fmt, imatrix=im)
     got = dg.quantize(to_dev(x, lib), fmt, imatrix=None if im is None else to_dev(im, lib))
     assert_bytes_equal(fmt, to_host(got, lib), want)
+
+
+@pytest.mark.xfail(strict=False, reason="known gap: with |x| ~1e19+ fp32 sums overflow and a NaN scale may be stored; "
+                   "x86 gives the negative default NaN, the GPU a positive one (the encoders do not emulate x86 "
+                   "NaN results, the decoders do)")
+@pytest.mark.parametrize("fmt", ["Q4_1", "Q3_K", "Q6_K", "IQ4_XS", "IQ3_S"])
+def test_encode_overflowing_floats(fmt, rng):
+    lib = "torch" if HAVE_TORCH else "cupy"
+    x = (rng.standard_normal((8, 512)) * 1e20).astype(np.float32)
+    im = rng.uniform(0.5, 1.5, 512).astype(np.float32)
+    assert_bytes_equal(fmt, to_host(dg.quantize(to_dev(x, lib), fmt, imatrix=im), lib), dg.quantize(x, fmt, imatrix=im))
 
 
 def test_every_cpu_encoder_has_a_gpu_encoder():
