@@ -189,3 +189,13 @@ def test_status_without_gpu_is_explained():
         assert gpu.unavailable_reason()
     else:
         assert dg.cuda_available()
+
+
+def test_extension_links_cudart_statically():
+    """_cuda must import on machines without a CUDA toolkit or driver: no libcudart / libcuda dependency."""
+    import shutil
+    import subprocess
+    if not shutil.which("ldd"):
+        pytest.skip("ldd not available")
+    out = subprocess.run(["ldd", _cuda.__file__], capture_output=True, text=True).stdout
+    assert "libcudart" not in out and "libcuda.so" not in out, out

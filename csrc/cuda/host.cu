@@ -77,15 +77,23 @@ struct DriverCtxFns {
     CtxGetFn get = nullptr;
     CtxSetFn set = nullptr;
     DriverCtxFns() {
+#if CUDART_VERSION >= 12000
         void* g = nullptr;
         void* s = nullptr;
         cudaDriverEntryPointQueryResult qg, qs;
-        if (cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &g, 12000, cudaEnableDefault, &qg) == cudaSuccess &&
-            cudaGetDriverEntryPointByVersion("cuCtxSetCurrent", &s, 12000, cudaEnableDefault, &qs) == cudaSuccess &&
-            qg == cudaDriverEntryPointSuccess && qs == cudaDriverEntryPointSuccess) {
+#if CUDART_VERSION >= 12050
+        const bool found =
+            cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &g, 12000, cudaEnableDefault, &qg) == cudaSuccess &&
+            cudaGetDriverEntryPointByVersion("cuCtxSetCurrent", &s, 12000, cudaEnableDefault, &qs) == cudaSuccess;
+#else  // older toolkits (e.g. a lent machine's nvcc 12.x)
+        const bool found = cudaGetDriverEntryPoint("cuCtxGetCurrent", &g, cudaEnableDefault, &qg) == cudaSuccess &&
+                           cudaGetDriverEntryPoint("cuCtxSetCurrent", &s, cudaEnableDefault, &qs) == cudaSuccess;
+#endif
+        if (found && qg == cudaDriverEntryPointSuccess && qs == cudaDriverEntryPointSuccess) {
             get = reinterpret_cast<CtxGetFn>(g);
             set = reinterpret_cast<CtxSetFn>(s);
         }
+#endif  // before CUDA 12: no save/restore (the caller's context is left as our runtime set it)
         cudaGetLastError();
     }
 };

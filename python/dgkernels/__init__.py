@@ -12,6 +12,7 @@ from .api import default_threads, dequantize, quantize
 from .formats import Format, format_info, formats
 from .isa import available_isas, isa, set_isa, using_isa
 from .accelerate import accelerate, deaccelerate, is_accelerated
+from . import cuda  # the GPU path (imports dgkernels._cuda lazily)
 
 __version__ = "0.1.0"
 
@@ -29,5 +30,4 @@ _apply_isa_env()
 def cuda_available() -> bool:
     """Whether the CUDA kernels are built and a GPU can run them; dgkernels.cuda.unavailable_reason() says
     why not."""
-    from . import cuda
     return cuda.available()
