@@ -197,6 +197,8 @@ def quantize(x, fmt, *, imatrix=None, out=None):
     im = _imatrix_for(f, imatrix, n, a)
     shape = (*a.shape[:-1], f.row_bytes(n))
     o = _Arr(a.empty(shape, "uint8"), "out") if out is None else _check_out(out, shape, "uint8", a)
+    if o.ptr % 4 or a.ptr % 4:  # a misaligned device access would poison the whole CUDA context
+        raise ValueError("x and out must start at 4-byte aligned addresses on the GPU")
     nrows = a.size // n
     keep = (a, im)  # noqa: F841  (buffers stay alive until the launch is queued)
     mod.encode(f.index, a.ptr, o.ptr, im.ptr if im is not None else 0, nrows, n, a.device, a.stream())
