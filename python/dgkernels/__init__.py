@@ -12,6 +12,7 @@ from .api import default_threads, dequantize, quantize
 from .formats import Format, format_info, formats
 from .isa import available_isas, isa, set_isa, using_isa
 from .accelerate import accelerate, deaccelerate, is_accelerated
+from . import cuda  # the GPU path (imports dgkernels._cuda lazily)
 
 __version__ = "0.1.0"
 
@@ -27,9 +28,6 @@ _apply_isa_env()
 
 
 def cuda_available() -> bool:
-    """Whether the CUDA kernels are built and a GPU can run them (not in this build yet)."""
-    try:
-        from . import _cuda  # noqa: F401  (optional extension)
-    except ImportError:
-        return False
-    return bool(_cuda.device_count())
+    """Whether the CUDA kernels are built and a GPU can run them; dgkernels.cuda.unavailable_reason() says
+    why not."""
+    return cuda.available()

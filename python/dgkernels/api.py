@@ -14,6 +14,14 @@ __all__ = ["quantize", "dequantize", "default_threads"]
 _OUT_TYPES = {"float32": 0, "float16": 1, "bfloat16": 2}
 
 
+def _on_gpu(x) -> bool:
+    """Torch CUDA tensors and __cuda_array_interface__ objects go to the GPU path; numpy stays here."""
+    if isinstance(x, np.ndarray):
+        return False
+    from .cuda import is_gpu_array
+    return is_gpu_array(x)
+
+
 def default_threads() -> int:
     """Threads used when `threads=None`: the cores this process may run on."""
     env = os.environ.get("DGKERNELS_NUM_THREADS")
@@ -96,7 +104,11 @@ def quantize(x, fmt, *, imatrix=None, out=None, threads=None) -> np.ndarray:
 
     Returns uint8 of shape (*x.shape[:-1], row_bytes); byte-identical to ggml's ggml_quantize_chunk.
     `imatrix` (one non-negative weight per column) selects ggml's importance-weighted encoder.
+    A torch CUDA tensor or cupy array is encoded on its GPU (dgkernels.cuda) and returned as the same kind.
     """
+    if _on_gpu(x):
+        from . import cuda
+        return cuda.quantize(x, fmt, imatrix=imatrix, out=out)
     f = format_info(fmt)
     x = _as_float32(x, "x")
     if x.ndim == 0:
@@ -164,7 +176,11 @@ def dequantize(data, fmt, *, n_per_row=None, dtype=np.float32, out=None, threads
     (*data.shape[:-1], weights). With `n_per_row`, flat data is first cut into rows of that length.
     float32 output is bit-identical to ggml's to_float; float16/bfloat16 are that result rounded to
     nearest even. bfloat16 comes back as ml_dtypes.bfloat16 when installed, else as uint16 bits.
+    A torch CUDA tensor or cupy array is decoded on its GPU (dgkernels.cuda) and returned as the same kind.
     """
+    if _on_gpu(data):
+        from . import cuda
+        return cuda.dequantize(data, fmt, n_per_row=n_per_row, dtype=dtype, out=out)
     f = format_info(fmt)
     data = _as_bytes(data)
     out_dtype, out_type = _out_dtype(dtype)

@@ -4,8 +4,8 @@
     w = dequantize(raw_uint8_tensor, "Q4_K", (4096, 4096), torch.float16)
 
 CPU tensors are decoded by the C++ kernels straight into the result tensor's memory (no numpy copy);
-the result is bit-identical to the numpy path. CUDA tensors are decoded on the CPU and moved back to the
-tensor's device until dgkernels' CUDA kernels are built (dgkernels.cuda_available()).
+the result is bit-identical to the numpy path. CUDA tensors are decoded on their GPU by dgkernels' CUDA
+kernels (same bits) when dgkernels.cuda_available(); otherwise on the CPU and moved back to the device.
 """
 from __future__ import annotations
 
@@ -41,6 +41,13 @@ def dequantize(tensor, fmt, shape, dtype=None):
     if tensor.numel() != need:
         raise ValueError(f"{f.name} tensor of shape {shape} needs {need} bytes, got {tensor.numel()}")
     device = tensor.device
+    if device.type == "cuda":
+        from . import cuda as _gpu
+        if _gpu.available():
+            src = tensor.detach().contiguous().view(torch.uint8).reshape(-1, f.row_bytes(shape[-1]))
+            if src.data_ptr() % 4:  # the kernels read blocks from a 4-byte aligned start
+                src = src.clone()
+            return _gpu.dequantize(src, f, dtype=out_name).reshape(shape)
     src = tensor.detach()
     if device.type != "cpu":
         src = src.cpu()
