@@ -5,6 +5,7 @@
 
 #include "../common/avx2_kquant.h"
 #include "../common/avx2_search.h"
+#include "../common/kquant_scale_min.h"
 #include "../common/scale_search.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -46,8 +47,6 @@ void requantize_and_pack(const __m256* x, __m256* L, block_q5_k& b) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.qh), qh);
 }
 
-inline uint8_t min63(uint8_t v) { return v < 63 ? v : 63; }
-
 void encode_block_plain(const float* xb, block_q5_k& b) {
     __m256 x[32], w[32], L[32];
     kq::load_lanes(xb, 32, 32, x);
@@ -62,21 +61,7 @@ void encode_block_plain(const float* xb, block_q5_k& b) {
     _mm256_storeu_ps(scales, scale);
     _mm256_storeu_ps(mins, the_min);
 
-    float max_scale = 0.0f, max_min = 0.0f;
-    for (int j = 0; j < 8; ++j) {
-        if (scales[j] > max_scale) max_scale = scales[j];
-        if (mins[j] > max_min) max_min = mins[j];
-    }
-    const float inv_scale = max_scale > 0.0f ? 63.f / max_scale : 0.0f;
-    const float inv_min = max_min > 0.0f ? 63.f / max_min : 0.0f;
-    uint8_t ls[8], lm[8];
-    for (int j = 0; j < 8; ++j) {
-        ls[j] = min63((uint8_t)nearest_int(inv_scale * scales[j]));  // byte first, then clamp
-        lm[j] = min63((uint8_t)nearest_int(inv_min * mins[j]));
-    }
-    kq::pack_scale_min6(ls, lm, b.scales);
-    b.d = f32_to_fp16(max_scale / 63.f);
-    b.dmin = f32_to_fp16(max_min / 63.f);
+    dgk::kq::quantize_scale_min_plain(scales, mins, b);
     requantize_and_pack(x, L, b);
 }
 
@@ -94,16 +79,7 @@ void encode_block_imatrix(const float* xb, const float* qwb, float sum_x2, block
     _mm256_storeu_ps(scales, scale);
     _mm256_storeu_ps(mins, the_min);
 
-    uint8_t Ls[8], Lm[8];
-    const float d_block = ref::make_qp_quants(8, 63, scales, Ls, sw);
-    const float m_block = ref::make_qp_quants(8, 63, mins, Lm, sw);
-    for (int j = 0; j < 8; ++j) {
-        Ls[j] = min63(Ls[j]);
-        Lm[j] = min63(Lm[j]);
-    }
-    kq::pack_scale_min6(Ls, Lm, b.scales);
-    b.d = f32_to_fp16(d_block);
-    b.dmin = f32_to_fp16(m_block);
+    dgk::kq::quantize_scale_min_imatrix(scales, mins, sw, true, b);
     requantize_and_pack(x, L, b);
 }
 
