@@ -140,6 +140,19 @@ static inline void superblock_sumsq(const float* x, int64_t nsb, float* out) {
     }
 }
 
+// The imatrix encoders' driver: super-blocks in chunks of 64, f(c0, nc, sumsq) for each chunk of
+// nc super-blocks from c0, with sumsq[k] = super-block c0+k's sum of x*x.
+template <class F>
+static inline void for_each_sumsq_chunk(const float* x, int64_t nsb, F&& f) {
+    constexpr int64_t kChunk = 64;
+    float sumsq[kChunk];
+    for (int64_t c0 = 0; c0 < nsb; c0 += kChunk) {
+        const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
+        superblock_sumsq(x + 256 * c0, nc, sumsq);
+        f(c0, nc, static_cast<const float*>(sumsq));
+    }
+}
+
 // K-quant imatrix weights, in place: w = qw * sqrtf(sigma2 + x*x) (w holds qw on entry).
 template <int N>
 static inline void imatrix_weights(const __m256* x, __m256 sigma2, __m256* w) {

@@ -181,17 +181,13 @@ void encode_q3_k(const float* x, void* dst, int64_t n, const float* imatrix) {
         }
         return;
     }
-    constexpr int64_t kChunk = 64;
-    float sumsq[kChunk];
-    for (int64_t c0 = 0; c0 < nsb; c0 += kChunk) {
-        const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
-        kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
+    kq::for_each_sumsq_chunk(x, nsb, [&](int64_t c0, int64_t nc, const float* sumsq) {
         for (int64_t k = 0; k < nc; k += 8) {
             const int64_t ib = c0 + k;
             const int count = (int)(nc - k < 8 ? nc - k : 8);
             encode_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq + k, blocks + ib, count);
         }
-    }
+    });
 }
 
 }  // namespace dgk::avx2

@@ -119,17 +119,13 @@ void encode_q4_k(const float* x, void* dst, int64_t n, const float* imatrix) {
         if (ib < nsb) encode_plain<1>(x + 256 * ib, blocks + ib);
         return;
     }
-    constexpr int64_t kChunk = 64;
-    float sumsq[kChunk];
-    for (int64_t c0 = 0; c0 < nsb; c0 += kChunk) {
-        const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
-        kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
+    kq::for_each_sumsq_chunk(x, nsb, [&](int64_t c0, int64_t nc, const float* sumsq) {
         int64_t k = 0;
         for (; k + 2 <= nc; k += 2) {
             encode_imatrix<2>(x + 256 * (c0 + k), imatrix + 256 * (c0 + k), sumsq + k, blocks + c0 + k);
         }
         if (k < nc) encode_imatrix<1>(x + 256 * (c0 + k), imatrix + 256 * (c0 + k), sumsq + k, blocks + c0 + k);
-    }
+    });
 }
 
 }  // namespace dgk::avx2
