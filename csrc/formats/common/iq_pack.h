@@ -129,7 +129,7 @@ inline bool iq1_split_levels(const int* order, int n, int i1, int i2, float* sca
     return true;
 }
 
-// The np points of levels L on the grid: a point not on it takes
+// The np (<= 4) points of levels L on the grid: a point not on it takes
 // `snap(key, x, w, scale, values) -> grid index` (the neighbour search); values[k] are the three
 // shifted values of point k. When some point was off the grid, the scale is refitted by weighted
 // least squares to the chosen points (sums in element order). Writes the grid indices, returns
@@ -137,13 +137,26 @@ inline bool iq1_split_levels(const int* order, int n, int i1, int i2, float* sca
 template <class Snap>
 inline float iq1_snap_refit(const GridArrays& A, int np, const int8_t* L, const float* xb, const float* weight,
                             float scale, const float* const* values, Snap&& snap, uint16_t* index) {
+    uint16_t keys[4];
+    int grid[4];
     bool all_on_grid = true;
     for (int k = 0; k < np; ++k) {
-        const uint16_t key = iq2::pack_key(L + 8 * k);
-        int g = A.map[key];
+        keys[k] = iq2::pack_key(L + 8 * k);
+        grid[k] = A.map[keys[k]];
+    }
+    // The neighbour lists of the off-grid points are scattered over large tables: start loading
+    // them all before the first search (no effect on the result).
+    for (int k = 0; k < np; ++k) {
+        if (grid[k] >= 0) continue;
+        const uint32_t at = A.nb_offset[keys[k]];
+        __builtin_prefetch(A.nb_keys + at);
+        __builtin_prefetch(A.nb_points + at);
+    }
+    for (int k = 0; k < np; ++k) {
+        int g = grid[k];
         if (g < 0) {
             all_on_grid = false;
-            g = snap(key, xb + 8 * k, weight + 8 * k, scale, values[k]);
+            g = snap(keys[k], xb + 8 * k, weight + 8 * k, scale, values[k]);
         }
         index[k] = static_cast<uint16_t>(g);
     }
