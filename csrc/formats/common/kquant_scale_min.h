@@ -1,9 +1,12 @@
-// The (scale, min) quantization of Q4_K and Q5_K after their sub-block searches, shared by the
-// scalar (ref.cpp) and AVX2 (avx2.cpp) encoders: 6-bit codes of the 8 sub-block scales and mins,
-// packed, and the fp16 super-block factors d and dmin. Internal linkage (both ISAs include this).
+// The sub-block scale quantization of the K-quant encoders after their sub-block searches, shared by
+// the scalar (ref.cpp) and AVX2 (avx2.cpp) encoders: the codes of the sub-block scales (and mins),
+// packed, and the fp16 super-block factors. Internal linkage (both ISAs include this).
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 
+#include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "kquant_scales.h"
 #include "scale_search.h"
@@ -52,6 +55,62 @@ inline void quantize_scale_min_imatrix(const float* scales, const float* mins, c
     pack_scale_min6(ls, lm, b.scales);
     b.d = f32_to_fp16(d_block);
     b.dmin = f32_to_fp16(m_block);
+}
+
+// Q2_K without imatrix (quantize_row_q2_K_ref): 4-bit codes of the 16 scales and mins relative to
+// their maxima (scales and mins are >= 0); the scale's int truncated to a byte, then the min's
+// code OR-ed in at bit 4 (a negative code would spill, exactly as in ggml).
+inline void quantize_scale_min4_q2k(const float* scales, const float* mins, block_q2_k& b) {
+    float max_scale = 0.0f, max_min = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    if (max_scale > 0.0f) {
+        const float iscale = 15.f / max_scale;
+        for (int j = 0; j < 16; ++j) b.scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+        b.d = f32_to_fp16(max_scale / 15.f);
+    } else {
+        for (int j = 0; j < 16; ++j) b.scales[j] = 0;
+        b.d = f32_to_fp16(0.0f);
+    }
+    if (max_min > 0.0f) {
+        const float iscale = 15.f / max_min;
+        for (int j = 0; j < 16; ++j) {
+            const unsigned l = static_cast<unsigned>(nearest_int(iscale * mins[j]));
+            b.scales[j] = static_cast<uint8_t>(b.scales[j] | (l << 4));
+        }
+        b.dmin = f32_to_fp16(max_min / 15.f);
+    } else {
+        b.dmin = f32_to_fp16(0.0f);
+    }
+}
+
+// Q3_K without imatrix (quantize_row_q3_K_ref): 6-bit signed codes of the 16 scales relative to
+// the scale of largest magnitude (the first one on ties), mapped to -32 so the full range is used;
+// each code truncated to a byte first, then clamped to -32..31, as ggml.
+inline void quantize_scales_q3k(const float* scales, block_q3_k& b) {
+    float max_scale = 0.0f, amax = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+        const float a = std::fabs(scales[j]);
+        if (a > amax) {
+            amax = a;
+            max_scale = scales[j];
+        }
+    }
+    if (max_scale != 0.0f) {
+        const float iscale = -32.f / max_scale;
+        int q[16];
+        for (int j = 0; j < 16; ++j) {
+            const int l = static_cast<int8_t>(nearest_int(iscale * scales[j]));
+            q[j] = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
+        }
+        pack_scale6_q3(q, b.scales);
+        b.d = f32_to_fp16(1 / iscale);
+    } else {
+        std::memset(b.scales, 0, sizeof b.scales);
+        b.d = f32_to_fp16(0.0f);
+    }
 }
 
 }  // namespace
