@@ -36,37 +36,17 @@ void requantize_and_pack(const float* x, block_q4_k& b, uint8_t* L) {
 }
 
 void encode_block_plain(const float* x, block_q4_k& b) {
-    uint8_t L[256], Laux[32];
-    float w[32], scales[8], mins[8];
-    for (int j = 0; j < 8; ++j) {
-        const float* xs = x + 32 * j;
-        // Weights: the sub-block's rms plus |x|, so large values matter more but none is ignored.
-        float sum_x2 = 0.0f;
-        for (int i = 0; i < 32; ++i) sum_x2 += xs[i] * xs[i];
-        const float av_x = std::sqrt(sum_x2 / 32.f);
-        for (int i = 0; i < 32; ++i) w[i] = av_x + std::fabs(xs[i]);
-        scales[j] = make_qkx2_quants(32, 15, xs, w, L + 32 * j, &mins[j], Laux, -1.f, 0.1f, 20, false);
-    }
+    uint8_t L[256];
+    float scales[8], mins[8];
+    search_scale_min_plain(x, 15, -1.f, 0.1f, 20, L, scales, mins);
     kq::quantize_scale_min_plain(scales, mins, b);
     requantize_and_pack(x, b, L);
 }
 
 void encode_block_imatrix(const float* x, const float* qw, block_q4_k& b) {
-    uint8_t L[256], Laux[32];
-    float w[32], sw[8], scales[8], mins[8];
-
-    float sum_x2 = 0.0f;
-    for (int i = 0; i < 256; ++i) sum_x2 += x[i] * x[i];
-    const float sigma2 = 2 * sum_x2 / 256.f;
-
-    for (int j = 0; j < 8; ++j) {
-        const float* xs = x + 32 * j;
-        for (int i = 0; i < 32; ++i) w[i] = qw[32 * j + i] * std::sqrt(sigma2 + xs[i] * xs[i]);
-        float s = 0.0f;
-        for (int i = 0; i < 32; ++i) s += w[i];
-        sw[j] = s;
-        scales[j] = make_qkx3_quants(32, 15, xs, w, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
-    }
+    uint8_t L[256];
+    float sw[8], scales[8], mins[8];
+    search_scale_min_imatrix(x, qw, 15, L, scales, mins, sw);
     kq::quantize_scale_min_imatrix(scales, mins, sw, false, b);  // unclamped codes, as ggml (unlike Q5_K)
     requantize_and_pack(x, b, L);
 }
