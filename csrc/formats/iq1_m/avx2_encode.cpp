@@ -121,7 +121,7 @@ iq1m::Split search_split(const float* xb, const float* weight, float max, int* o
                 best_k = k0 + l;
             }
             live &= ~((2u << l) - 1);
-            if (best != mask_best) {  // re-filter against the moved best (up or, by rounding, down)
+            if (best < mask_best) {
                 mask_best = best;
                 m = passing() & live;
             } else {

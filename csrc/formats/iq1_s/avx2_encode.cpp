@@ -102,10 +102,7 @@ iq1s::Split search_split(const float* xb, const float* weight, float max, int* o
                     }
                 }
                 live &= ~((2u << l) - 1);
-                // The best moved: re-filter what is left against it. Up, it drops lanes that the
-                // scalar test would reject anyway; down (rounding), it brings back lanes that
-                // failed against the old mask.
-                if (best != mask_best) {
+                if (best < mask_best) {  // rounding let the best drop: re-filter what is left
                     mask_best = best;
                     passing(&m0, &m1);
                 }
