@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "avx2_math.h"
+
 namespace dgk::avx2::kq {
 
 // nearest_int of fp.h: add 1.5*2^23, keep the low 23 bits, remove the bias (same bits everywhere,
@@ -31,32 +33,13 @@ static inline __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.
 // a where mask is clear, b where it is set.
 static inline __m256 pick(__m256 a, __m256 b, __m256 mask) { return _mm256_blendv_ps(a, b, mask); }
 
-// In-place 8x8 transpose: r[i] lane j <- r[j] lane i.
-static inline void transpose8(__m256 r[8]) {
-    __m256 t[8], u[8];
-    for (int k = 0; k < 4; ++k) {
-        t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    for (int k = 0; k < 2; ++k) {
-        u[4 * k + 0] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-        u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xee);
-        u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-        u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xee);
-    }
-    for (int k = 0; k < 4; ++k) {
-        r[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
-        r[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
-    }
-}
-
 // 8 groups of n floats (n a multiple of 8), group j at src + j*stride -> t[i] = element i of
 // every group (lane j = group j).
 static inline void load_lanes(const float* src, int stride, int n, __m256* t) {
     for (int c = 0; c < n; c += 8) {
         __m256 r[8];
         for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + j * stride + c);
-        transpose8(r);
+        transpose8x8_ps(r);
         for (int k = 0; k < 8; ++k) t[c + k] = r[k];
     }
 }
@@ -67,7 +50,7 @@ static inline void store_lanes_u8(const __m256* t, int n, uint8_t* dst, int stri
     for (int c = 0; c < n; c += 8) {
         __m256 r[8];
         for (int k = 0; k < 8; ++k) r[k] = t[c + k];
-        transpose8(r);
+        transpose8x8_ps(r);
         for (int j = 0; j < 8; j += 2) {
             const __m256i a = _mm256_cvtps_epi32(r[j]), b = _mm256_cvtps_epi32(r[j + 1]);
             // u16 lanes a0-3 b0-3 | a4-7 b4-7, then bytes a0-3 b0-3 a4-7 b4-7, reordered to a0-7 b0-7
@@ -137,6 +120,19 @@ static inline void superblock_sumsq(const float* x, int64_t nsb, float* out) {
         float acc = 0.0f;
         for (int i = 0; i < 256; ++i) acc += x[256 * sb + i] * x[256 * sb + i];
         out[sb] = acc;
+    }
+}
+
+// The imatrix encoders' driver: super-blocks in chunks of 64, f(c0, nc, sumsq) for each chunk of
+// nc super-blocks from c0, with sumsq[k] = super-block c0+k's sum of x*x.
+template <class F>
+static inline void for_each_sumsq_chunk(const float* x, int64_t nsb, F&& f) {
+    constexpr int64_t kChunk = 64;
+    float sumsq[kChunk];
+    for (int64_t c0 = 0; c0 < nsb; c0 += kChunk) {
+        const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
+        superblock_sumsq(x + 256 * c0, nc, sumsq);
+        f(c0, nc, static_cast<const float*>(sumsq));
     }
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 
 #include "dgk/blocks.h"
+#include "dgk/fp.h"
+#include "scale_search.h"
 
 namespace dgk::ref {
 // Internal linkage on purpose: a translation unit built with AVX2 flags that includes this header
@@ -102,6 +104,75 @@ inline float row_sigma2(const float* x, int64_t n) {
 // Per-element weights qw[j] * sqrt(sigma^2 + x[j]^2) of one block.
 inline void imatrix_weights(const float* xb, const float* qw, float sigma2, float* w) {
     for (int j = 0; j < QK; ++j) w[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+}
+
+// The scalar encoders of Q4_0 (nmax 8) and Q5_0 (nmax 16): without imatrix ggml's
+// quantize_row_q{4,5}_0_ref (d = signed extreme / -nmax, so the extreme maps to q = 0 and the other
+// side gets the spare level; q = MIN(2nmax-1, (int8)(x/d + nmax + 0.5)), truncating, i.e. rounding
+// half up), with one quantize_row_q{4,5}_0_impl (weighted symmetric search, L = level + nmax).
+// pack(q, block) stores the 32 levels.
+template <class Block, class Pack>
+inline void encode_symmetric(const float* x, Block* out, int64_t n, const float* imatrix, int nmax, Pack&& pack) {
+    const int64_t nb = n / QK;
+    uint8_t q[QK];
+    if (!imatrix) {
+        for (int64_t b = 0; b < nb; ++b) {
+            const float* xb = x + b * QK;
+            const float d = signed_absmax(xb) / -nmax;
+            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            out[b].d = f32_to_fp16(d);
+            for (int j = 0; j < QK; ++j) q[j] = clamp_s8_to_u8(xb[j] * id + (nmax + 0.5f), 2 * nmax - 1);
+            pack(q, out[b]);
+        }
+        return;
+    }
+    const float sigma2 = row_sigma2(x, n);
+    float w[QK];
+    int8_t L[QK];
+    for (int64_t b = 0; b < nb; ++b) {
+        const float* xb = x + b * QK;
+        imatrix_weights(xb, imatrix + b * QK, sigma2, w);
+        out[b].d = f32_to_fp16(make_qx_quants(QK, nmax, xb, L, 1, w));
+        for (int j = 0; j < QK; ++j) q[j] = static_cast<uint8_t>(L[j]);
+        pack(q, out[b]);
+    }
+}
+
+// The scalar encoders of Q4_1 (nmax 15) and Q5_1 (nmax 31): without imatrix ggml's
+// quantize_row_q{4,5}_1_ref (d spans [min, max] in nmax steps, q = level((x - min)/d + 0.5), the
+// byte conversion differing per format), with one quantize_row_q{4,5}_1_impl (weighted (scale, min)
+// search; make_qkx3_quants reports -min, stored negated back). pack(q, block) stores the levels.
+template <class Block, class Level, class Pack>
+inline void encode_asymmetric(const float* x, Block* out, int64_t n, const float* imatrix, int nmax, Level&& level,
+                              Pack&& pack) {
+    const int64_t nb = n / QK;
+    uint8_t q[QK];
+    if (!imatrix) {
+        for (int64_t b = 0; b < nb; ++b) {
+            const float* xb = x + b * QK;
+            float mn, mx;
+            block_min_max(xb, &mn, &mx);
+            const float d = (mx - mn) / nmax;
+            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            out[b].d = f32_to_fp16(d);
+            out[b].m = f32_to_fp16(mn);
+            for (int j = 0; j < QK; ++j) q[j] = level((xb[j] - mn) * id + 0.5f);
+            pack(q, out[b]);
+        }
+        return;
+    }
+    const float sigma2 = row_sigma2(x, n);
+    float w[QK];
+    uint8_t Laux[QK];
+    for (int64_t b = 0; b < nb; ++b) {
+        const float* xb = x + b * QK;
+        imatrix_weights(xb, imatrix + b * QK, sigma2, w);
+        float neg_min;
+        const float d = make_qkx3_quants(QK, nmax, xb, w, q, &neg_min, Laux, -0.9f, 0.05f, 36, false);
+        out[b].d = f32_to_fp16(d);
+        out[b].m = f32_to_fp16(-neg_min);
+        pack(q, out[b]);
+    }
 }
 
 }  // namespace

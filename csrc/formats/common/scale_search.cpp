@@ -282,4 +282,36 @@ float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* q
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
+void search_scale_min_plain(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                            float* scales, float* mins) {
+    uint8_t Laux[32];
+    float w[32];
+    for (int j = 0; j < 8; ++j) {
+        const float* xs = x + 32 * j;
+        // Weights: the sub-block's rms plus |x|, so large values matter more but none is ignored.
+        float sum_x2 = 0.0f;
+        for (int i = 0; i < 32; ++i) sum_x2 += xs[i] * xs[i];
+        const float av_x = std::sqrt(sum_x2 / 32.f);
+        for (int i = 0; i < 32; ++i) w[i] = av_x + std::fabs(xs[i]);
+        scales[j] = make_qkx2_quants(32, nmax, xs, w, L + 32 * j, &mins[j], Laux, rmin, rdelta, nstep, false);
+    }
+}
+
+void search_scale_min_imatrix(const float* x, const float* qw, int nmax, uint8_t* L, float* scales, float* mins,
+                              float* sw) {
+    uint8_t Laux[32];
+    float w[32];
+    float sum_x2 = 0.0f;
+    for (int i = 0; i < 256; ++i) sum_x2 += x[i] * x[i];
+    const float sigma2 = 2 * sum_x2 / 256.f;
+    for (int j = 0; j < 8; ++j) {
+        const float* xs = x + 32 * j;
+        for (int i = 0; i < 32; ++i) w[i] = qw[32 * j + i] * std::sqrt(sigma2 + xs[i] * xs[i]);
+        float s = 0.0f;
+        for (int i = 0; i < 32; ++i) s += w[i];
+        sw[j] = s;
+        scales[j] = make_qkx3_quants(32, nmax, xs, w, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+    }
+}
+
 }  // namespace dgk::ref

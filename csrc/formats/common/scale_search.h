@@ -22,4 +22,15 @@ float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, ui
 // Positive-only quantization of scales/mins with weights (K-quants with an imatrix, IQ2_XXS start).
 float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights);
 
+// The 8 sub-block (scale, min) searches of a Q4_K / Q5_K super-block, levels 0..nmax into L[256]
+// (ggml's quantize_row_q{4,5}_K_ref): weights rms + |x| per 32 weights, make_qkx2_quants with
+// (rmin, rdelta, nstep).
+void search_scale_min_plain(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                            float* scales, float* mins);
+
+// The same with an importance matrix (quantize_row_q{4,5}_K_impl): weights qw * sqrt(sigma2 + x^2),
+// make_qkx3_quants(-0.9, 0.05, 36); sw[j] receives sub-block j's weight sum.
+void search_scale_min_imatrix(const float* x, const float* qw, int nmax, uint8_t* L, float* scales, float* mins,
+                              float* sw);
+
 }  // namespace dgk::ref

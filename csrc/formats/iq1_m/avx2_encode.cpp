@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "../common/avx2_iq2search_iq1.h"
+#include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -18,17 +19,8 @@ namespace dgk::avx2 {
 
 namespace {
 
-constexpr int kGroup = 16;
-constexpr float kZeroGroup = 1e-7f;
-constexpr float kDelta = 0.125f;
-constexpr float kPlus[3] = {-1 + kDelta, kDelta, 1 + kDelta};
-constexpr float kMinus[3] = {-1 - kDelta, -kDelta, 1 - kDelta};
-constexpr uint8_t kShiftBits[4] = {0x00, 0x80, 0x08, 0x88};
-
-inline const float* half_values(int combo, int half) {
-    const bool negative = half == 0 ? combo >= 2 : (combo & 1) != 0;
-    return negative ? kMinus : kPlus;
-}
+using iq1m::half_values;
+using iq1m::kGroup;
 
 // Splits (i1, i2), 0 <= i1 <= i2 <= 16, in the scalar scan order (i1 outer): the first index of
 // row i1, and the row of each split index.
@@ -50,19 +42,8 @@ constexpr SplitTables kSplitTables = make_split_tables();
 constexpr const int* kSplitAt = kSplitTables.at;
 constexpr const int8_t* kSplitI1 = kSplitTables.i1;
 
-struct GroupResult {
-    float scale = 0;
-    int combo = 0;
-    uint16_t index[2] = {0, 0};
-};
-
-GroupResult encode_group(const GridArrays& A, const float* xb, const float* weight) {
-    GroupResult r;
-    float max = fabsf(xb[0]);
-    for (int i = 1; i < kGroup; ++i) max = max > fabsf(xb[i]) ? max : fabsf(xb[i]);
-    if (max < kZeroGroup) return r;
-
-    int order[kGroup];
+// The split search of encode.cpp: all split sums first, then a vector scan of the candidates.
+iq1m::Split search_split(const float* xb, const float* weight, float max, int* order) {
     iq1_stable_order(xb, kGroup, order);
 
     // term[j][lvl]: lanes 0..3 weight*q*x, lanes 4..7 weight*q*q of the four combinations, for
@@ -148,120 +129,30 @@ GroupResult encode_group(const GridArrays& A, const float* xb, const float* weig
             }
         }
     }
-    int best1 = -1, best2 = -1, combo = -1;
-    if (best_k >= 0) {
-        best1 = kSplitI1[best_k / 4];
-        best2 = best1 + (best_k / 4 - kSplitAt[best1]);
-        combo = best_k % 4;
-    }
-    if (best1 < 0 || best2 < 0 || combo < 0) return r;
-
-    int8_t L[kGroup];
-    for (int j = 0; j < kGroup; ++j) L[order[j]] = static_cast<int8_t>(j < best1 ? 0 : j < best2 ? 1 : 2);
-    if (scale < 0) {
-        for (int j = 0; j < kGroup; ++j) L[j] = static_cast<int8_t>(2 - L[j]);
-        scale = -scale;
-        combo = 3 - combo;
-    }
-    bool all_on_grid = true;
-    uint16_t keys[2];
-    for (int k = 0; k < 2; ++k) {
-        keys[k] = iq2::pack_key(L + 8 * k);
-        if (A.map[keys[k]] < 0) {
-            all_on_grid = false;
-            keys[k] = iq1_snap_off(A, keys[k], xb + 8 * k, weight + 8 * k, scale, half_values(combo, k));
-        }
-        r.index[k] = static_cast<uint16_t>(A.map[keys[k]] < 0 ? 0 : A.map[keys[k]]);
-    }
-    if (!all_on_grid) {
-        float sumqx = 0, sumq2 = 0;
-        for (int i = 0; i < kGroup; ++i) {
-            const float q = half_values(combo, i / 8)[(keys[i / 8] >> (2 * (i % 8))) & 3];
-            sumqx += weight[i] * q * xb[i];
-            sumq2 += weight[i] * q * q;
-        }
-        if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
-    }
+    iq1m::Split r;
     r.scale = scale;
-    r.combo = combo;
+    if (best_k >= 0) {
+        r.i1 = kSplitI1[best_k / 4];
+        r.i2 = r.i1 + (best_k / 4 - kSplitAt[r.i1]);
+        r.combo = best_k % 4;
+    }
     return r;
-}
-
-void encode_superblock(const GridArrays& A, const float* xbl, const float* qwbl, block_iq1_m* y) {
-    std::memset(y, 0, sizeof(*y));
-    float sumx2 = 0;
-    for (int i = 0; i < QK_K; ++i) sumx2 += xbl[i] * xbl[i];
-    const float sigma2 = 2 * sumx2 / QK_K;
-
-    // encode.cpp's group_weights for the whole super-block (it forms them twice, the same bits).
-    alignas(32) float weight[QK_K];
-    for (int i = 0; i < QK_K; i += 8) {
-        const __m256 x = _mm256_loadu_ps(xbl + i);
-        const __m256 x2 = _mm256_mul_ps(x, x);
-        _mm256_store_ps(weight + i, qwbl ? _mm256_mul_ps(_mm256_loadu_ps(qwbl + i),
-                                                         _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), x2)))
-                                         : x2);
-    }
-
-    float scales[QK_K / kGroup];
-    int combos[QK_K / kGroup];
-    uint16_t index[QK_K / kGroup][2];
-    float max_scale = 0;
-    for (int ib = 0; ib < QK_K / kGroup; ++ib) {
-        const GroupResult r = encode_group(A, xbl + kGroup * ib, weight + kGroup * ib);
-        y->qs[2 * ib + 0] = static_cast<uint8_t>(r.index[0] & 255);
-        y->qs[2 * ib + 1] = static_cast<uint8_t>(r.index[1] & 255);
-        y->qh[ib] = static_cast<uint8_t>((r.index[0] >> 8) | ((r.index[1] >> 8) << 4));
-        index[ib][0] = r.index[0];
-        index[ib][1] = r.index[1];
-        scales[ib] = r.scale;
-        combos[ib] = r.combo;
-        max_scale = max_scale > r.scale ? max_scale : r.scale;
-    }
-    if (!max_scale) return;
-
-    uint16_t sc[4] = {0, 0, 0, 0};
-    float d = max_scale / 15;
-    const float id = 1 / d;
-    float sumqx = 0, sumq2 = 0;
-    for (int ib = 0; ib < QK_K / kGroup; ++ib) {
-        int l = nearest_int(0.5f * (id * scales[ib] - 1));
-        l = l < 0 ? 0 : l > 7 ? 7 : l;
-        sc[ib / 4] |= static_cast<uint16_t>(l << (3 * (ib % 4)));
-        y->qh[ib] |= kShiftBits[combos[ib]];
-        const float* xb = xbl + kGroup * ib;
-        const float* w = weight + kGroup * ib;
-        for (int k = 0; k < 2; ++k) {
-            const float* v = half_values(combos[ib], k);
-            const uint16_t key = A.grid_keys[index[ib][k]];
-            for (int j = 0; j < 8; ++j) {
-                const float q = v[(key >> (2 * j)) & 3] * static_cast<float>(2 * l + 1);
-                sumqx += w[8 * k + j] * q * xb[8 * k + j];
-                sumq2 += w[8 * k + j] * q * q;
-            }
-        }
-    }
-    if (sumq2 > 0) d = sumqx / sumq2;
-    const uint16_t h = f32_to_fp16(d * 1.1125f);
-    sc[0] |= static_cast<uint16_t>((h & 0x000f) << 12);
-    sc[1] |= static_cast<uint16_t>((h & 0x00f0) << 8);
-    sc[2] |= static_cast<uint16_t>((h & 0x0f00) << 4);
-    sc[3] |= static_cast<uint16_t>(h & 0xf000);
-    for (int w = 0; w < 4; ++w) {
-        y->scales[2 * w] = static_cast<uint8_t>(sc[w] & 0xff);
-        y->scales[2 * w + 1] = static_cast<uint8_t>(sc[w] >> 8);
-    }
 }
 
 }  // namespace
 
 void encode_iq1_m(const float* x, void* dst, int64_t n, const float* imatrix) {
     const GridArrays A = iq2::grid_index(iq2::Lattice::IQ1).arrays();
+    auto snap = [&A](uint16_t key, const float* xv, const float* w, float scale, const float* v) {
+        const int g = A.map[iq1_snap_off(A, key, xv, w, scale, v)];
+        return g < 0 ? 0 : g;
+    };
+    auto group = [&](const float* xb, const float* w) { return iq1m::encode_group(A, xb, w, search_split, snap); };
     auto* y = static_cast<block_iq1_m*>(dst);
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const float* qw = imatrix ? imatrix + b * QK_K : nullptr;
         if (all_finite(x + b * QK_K, QK_K))
-            encode_superblock(A, x + b * QK_K, qw, y + b);
+            iq1m::encode_superblock(A, x + b * QK_K, qw, y + b, group);
         else  // non-finite input (refused by the API): the scalar code's result, whatever it is
             ref::encode_iq1_m(x + b * QK_K, y + b, QK_K, qw);
     }

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "../common/avx2_iq2search_iq1.h"
+#include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -19,42 +20,17 @@ namespace dgk::avx2 {
 
 namespace {
 
-constexpr int kGroup = 32;
-constexpr float kZeroGroup = 1e-12f;
-constexpr float kDelta = 0.125f;
-constexpr float kPlus[3] = {-1 + kDelta, kDelta, 1 + kDelta};
-constexpr float kMinus[3] = {-1 - kDelta, -kDelta, 1 - kDelta};
-constexpr const float* kValues[2] = {kPlus, kMinus};  // shift +1 first: on ties it wins
+using iq::kIq1Minus;
+using iq::kIq1Plus;
+using iq1s::kGroup;
+constexpr const float* kValues[2] = {kIq1Plus, kIq1Minus};  // shift +1 first: on ties it wins
 
-struct GroupResult {
-    float scale = 0;
-    int shift = 1;
-    uint16_t index[kGroup / 8] = {0, 0, 0, 0};
-};
-
-// Scan state of the split search, as the scalar loop carries it.
-struct Best {
-    float best = -FLT_MAX;
-    float scale;
-    int i1 = -1, i2 = -1, shift = 0;
-};
-
-GroupResult encode_group(const GridArrays& A, const float* xb, const float* weight) {
-    GroupResult r;
-    float max = fabsf(xb[0]);
-    for (int i = 1; i < kGroup; ++i) max = max > fabsf(xb[i]) ? max : fabsf(xb[i]);
-    if (max < kZeroGroup) return r;
-
-    int order[kGroup];
+// The split search of encode.cpp with consecutive i2 in the lanes.
+iq1s::Split search_split(const float* xb, const float* weight, float max, int* order) {
     iq1_stable_order(xb, kGroup, order);
     // Prefix sums in sorted order, padded (finite, lanes past i2 = 32 are masked off).
     alignas(32) float sumx[kGroup + 8], sumw[kGroup + 8];
-    sumx[0] = sumw[0] = 0;
-    for (int j = 0; j < kGroup; ++j) {
-        const int i = order[j];
-        sumx[j + 1] = sumx[j] + weight[i] * xb[i];
-        sumw[j + 1] = sumw[j] + weight[i];
-    }
+    iq::iq1_prefix_sums(order, xb, weight, kGroup, sumx, sumw);
     for (int j = kGroup + 1; j < kGroup + 8; ++j) sumx[j] = sumw[j] = 0;
     // Level-2 tail terms per i2 and shift: (sumx[32] - sumx[i2]) * v2 and ((sumw[32] - sumw[i2]) * v2) * v2.
     alignas(32) float tx[2][kGroup + 8], tw[2][kGroup + 8];
@@ -68,14 +44,16 @@ GroupResult encode_group(const GridArrays& A, const float* xb, const float* weig
         }
     }
 
-    Best b;
+    iq1s::Split b;
     b.scale = max;
+    float best = -FLT_MAX;  // the scalar scan state: best, then the split in b
     const __m256 zero = _mm256_setzero_ps();
-    const __m256 p1 = _mm256_set1_ps(kPlus[1]), m1 = _mm256_set1_ps(kMinus[1]);
+    const __m256 p1 = _mm256_set1_ps(kIq1Plus[1]), m1 = _mm256_set1_ps(kIq1Minus[1]);
     for (int i1 = 0; i1 <= kGroup; ++i1) {
         const float a = sumx[i1] - sumx[0], aw = sumw[i1] - sumw[0];
-        const __m256 pax = _mm256_set1_ps(a * kPlus[0]), max_ = _mm256_set1_ps(a * kMinus[0]);
-        const __m256 paw = _mm256_set1_ps(aw * kPlus[0] * kPlus[0]), maw = _mm256_set1_ps(aw * kMinus[0] * kMinus[0]);
+        const __m256 pax = _mm256_set1_ps(a * kIq1Plus[0]), max_ = _mm256_set1_ps(a * kIq1Minus[0]);
+        const __m256 paw = _mm256_set1_ps(aw * kIq1Plus[0] * kIq1Plus[0]);
+        const __m256 maw = _mm256_set1_ps(aw * kIq1Minus[0] * kIq1Minus[0]);
         const __m256 sx1 = _mm256_set1_ps(sumx[i1]), sw1 = _mm256_set1_ps(sumw[i1]);
         for (int i2 = i1; i2 <= kGroup; i2 += 8) {
             const __m256 bx = _mm256_sub_ps(_mm256_loadu_ps(sumx + i2), sx1);
@@ -93,7 +71,7 @@ GroupResult encode_group(const GridArrays& A, const float* xb, const float* weig
             // Candidates (lane, shift) that pass the scalar test against `mask_best`; the others
             // fail it against any best >= mask_best, so while the best does not drop below it only
             // these need the scalar test, in scan order.
-            float mask_best = b.best;
+            float mask_best = best;
             auto passing = [&](unsigned* m0, unsigned* m1) {
                 const __m256 vb = _mm256_set1_ps(mask_best);
                 *m0 = static_cast<unsigned>(_mm256_movemask_ps(
@@ -113,99 +91,25 @@ GroupResult encode_group(const GridArrays& A, const float* xb, const float* weig
             for (unsigned m = (m0 | m1) & live; m; m = (m0 | m1) & live) {
                 const int l = __builtin_ctz(m);
                 for (int s = 0; s < 2; ++s) {
-                    if (!(((s == 0 ? m0 : m1) >> l) & 1) && !(b.best < mask_best)) continue;
+                    if (!(((s == 0 ? m0 : m1) >> l) & 1) && !(best < mask_best)) continue;
                     const float sumqx = v[2 * s][l], sumq2 = v[2 * s + 1][l];
-                    if (sumq2 > 0 && sumqx * sumqx > b.best * sumq2) {
+                    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
                         b.scale = sumqx / sumq2;
-                        b.best = b.scale * sumqx;
+                        best = b.scale * sumqx;
                         b.i1 = i1;
                         b.i2 = i2 + l;
                         b.shift = s == 0 ? 1 : -1;
                     }
                 }
                 live &= ~((2u << l) - 1);
-                if (b.best < mask_best) {  // rounding let the best drop: re-filter what is left
-                    mask_best = b.best;
+                if (best < mask_best) {  // rounding let the best drop: re-filter what is left
+                    mask_best = best;
                     passing(&m0, &m1);
                 }
             }
         }
     }
-    if (b.i1 < 0 || b.i2 < 0 || b.shift == 0) return r;
-
-    float scale = b.scale;
-    int shift = b.shift;
-    int8_t L[kGroup];
-    for (int j = 0; j < kGroup; ++j) L[order[j]] = static_cast<int8_t>(j < b.i1 ? 0 : j < b.i2 ? 1 : 2);
-    if (scale < 0) {
-        for (int j = 0; j < kGroup; ++j) L[j] = static_cast<int8_t>(2 - L[j]);
-        scale = -scale;
-        shift = -shift;
-    }
-    const float* v = shift == 1 ? kPlus : kMinus;
-    bool all_on_grid = true;
-    uint16_t keys[kGroup / 8];
-    for (int k = 0; k < kGroup / 8; ++k) {
-        keys[k] = iq2::pack_key(L + 8 * k);
-        if (A.map[keys[k]] < 0) {
-            all_on_grid = false;
-            keys[k] = iq1_snap_off(A, keys[k], xb + 8 * k, weight + 8 * k, scale, v);
-        }
-        r.index[k] = static_cast<uint16_t>(A.map[keys[k]] < 0 ? 0 : A.map[keys[k]]);
-    }
-    if (!all_on_grid) {
-        float sumqx = 0, sumq2 = 0;
-        for (int i = 0; i < kGroup; ++i) {
-            const float q = v[(keys[i / 8] >> (2 * (i % 8))) & 3];
-            sumqx += weight[i] * q * xb[i];
-            sumq2 += weight[i] * q * q;
-        }
-        if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
-    }
-    r.scale = scale;
-    r.shift = shift;
-    return r;
-}
-
-void encode_superblock(const GridArrays& A, const float* xbl, const float* qwbl, block_iq1_s* y) {
-    std::memset(y, 0, sizeof(*y));
-    float sumx2 = 0;
-    for (int i = 0; i < QK_K; ++i) sumx2 += xbl[i] * xbl[i];
-    const float sigma2 = 2 * sumx2 / QK_K;
-
-    float scales[QK_K / kGroup];
-    int shifts[QK_K / kGroup];
-    float max_scale = 0;
-    for (int ib = 0; ib < QK_K / kGroup; ++ib) {
-        const float* xb = xbl + kGroup * ib;
-        alignas(32) float weight[kGroup];
-        for (int i = 0; i < kGroup; i += 8) {
-            const __m256 x = _mm256_loadu_ps(xb + i);
-            const __m256 s = _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), _mm256_mul_ps(x, x)));
-            _mm256_store_ps(weight + i, _mm256_mul_ps(_mm256_loadu_ps(qwbl + kGroup * ib + i), s));
-        }
-        const GroupResult r = encode_group(A, xb, weight);
-        uint16_t h = 0;
-        for (int k = 0; k < kGroup / 8; ++k) {
-            y->qs[(kGroup / 8) * ib + k] = static_cast<uint8_t>(r.index[k] & 255);
-            h |= static_cast<uint16_t>((r.index[k] >> 8) << (3 * k));
-        }
-        y->qh[ib] = h;
-        scales[ib] = r.scale;
-        shifts[ib] = r.shift;
-        max_scale = max_scale > r.scale ? max_scale : r.scale;
-    }
-    if (!max_scale) return;
-
-    const float d = max_scale / 15;
-    y->d = f32_to_fp16(d * 1.125f);
-    const float id = 1 / d;
-    for (int ib = 0; ib < QK_K / kGroup; ++ib) {
-        int l = nearest_int(0.5f * (id * scales[ib] - 1));
-        l = l < 0 ? 0 : l > 7 ? 7 : l;
-        if (shifts[ib] == -1) l |= 8;
-        y->qh[ib] |= static_cast<uint16_t>(l << 12);
-    }
+    return b;
 }
 
 }  // namespace
@@ -213,10 +117,15 @@ void encode_superblock(const GridArrays& A, const float* xbl, const float* qwbl,
 void encode_iq1_s(const float* x, void* dst, int64_t n, const float* imatrix) {
     if (!imatrix) throw std::invalid_argument("IQ1_S cannot be encoded without an importance matrix");
     const GridArrays A = iq2::grid_index(iq2::Lattice::IQ1).arrays();
+    auto snap = [&A](uint16_t key, const float* xv, const float* w, float scale, const float* v) {
+        const int g = A.map[iq1_snap_off(A, key, xv, w, scale, v)];
+        return g < 0 ? 0 : g;
+    };
+    auto group = [&](const float* xb, const float* w) { return iq1s::encode_group(A, xb, w, search_split, snap); };
     auto* y = static_cast<block_iq1_s*>(dst);
     for (int64_t b = 0; b < n / QK_K; ++b) {
         if (all_finite(x + b * QK_K, QK_K))
-            encode_superblock(A, x + b * QK_K, imatrix + b * QK_K, y + b);
+            iq1s::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, group);
         else  // non-finite input (refused by the API): the scalar code's result, whatever it is
             ref::encode_iq1_s(x + b * QK_K, y + b, QK_K, imatrix + b * QK_K);
     }

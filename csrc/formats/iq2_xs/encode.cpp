@@ -1,84 +1,30 @@
 // IQ2_XS encode (ggml's quantize_row_iq2_xs_impl): per 16 weights, two points of the 512-entry
 // lattice, each stored as 9-bit index | 7 sign bits << 9, and a 4-bit scale; an importance matrix
 // is required.
-#include <cmath>
-#include <cstring>
 #include <stdexcept>
 
 #include "../common/iq2_grid_index.h"
+#include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
 
-namespace {
-
-using iq2::GridIndex;
-
-constexpr float kZeroGroup = 1e-15f;
-
-void encode_superblock(const GridIndex& gi, const float* xbl, const float* qwbl, block_iq2_xs* y) {
-    float sumx2 = 0;
-    for (int i = 0; i < QK_K; ++i) sumx2 += xbl[i] * xbl[i];
-    const float sigma2 = sumx2 / QK_K;
-
-    uint16_t q2[QK_K / 8] = {0};
-    float scales[QK_K / 16];
-    float max_scale = 0;
-    for (int ib = 0; ib < QK_K / 16; ++ib) {
-        const float* xb = xbl + 16 * ib;
-        const float* qw = qwbl + 16 * ib;
-        float weight[16], waux[16], xval[16];
-        for (int i = 0; i < 16; ++i) weight[i] = qw[i] * sqrtf(sigma2 + xb[i] * xb[i]);
-        for (int i = 0; i < 16; ++i) waux[i] = sqrtf(weight[i]);
-        uint8_t signs[2];
-        for (int k = 0; k < 2; ++k) signs[k] = iq2::fold_signs(xb + 8 * k, weight + 8 * k, true, xval + 8 * k);
-
-        float max = xval[0];
-        for (int i = 1; i < 16; ++i) max = max > xval[i] ? max : xval[i];  // ggml's MAX, operand order kept
-        if (max < kZeroGroup) {
-            scales[ib] = 0;
-            continue;
-        }
-        int8_t L[16];
-        float scale = iq2::iq2_search_group16(gi, xval, weight, waux, max, L);
-        if (scale < 0) {  // stored scales are unsigned: flip the signs instead
-            scale = -scale;
-            for (int k = 0; k < 2; ++k) signs[k] = static_cast<uint8_t>(~signs[k] & 127);
-        }
-        for (int k = 0; k < 2; ++k) {
-            const int g = gi.find(iq2::pack_key(L + 8 * k));  // on the grid by construction
-            q2[2 * ib + k] = static_cast<uint16_t>((g < 0 ? 0 : g) | (signs[k] << 9));
-        }
-        scales[ib] = scale;
-        max_scale = max_scale > scale ? max_scale : scale;
-    }
-
-    y->d = f32_to_fp16(0.f);
-    std::memset(y->scales, 0, sizeof(y->scales));
-    if (!max_scale) {
-        std::memset(y->qs, 0, sizeof(y->qs));
-        return;
-    }
-    const float d = max_scale / 31;
-    y->d = f32_to_fp16(d);
-    const float id = 1 / d;
-    for (int ib = 0; ib < QK_K / 16; ++ib) {
-        int l = nearest_int(0.5f * (id * scales[ib] - 1));
-        l = l < 0 ? 0 : l > 15 ? 15 : l;
-        y->scales[ib / 2] |= static_cast<uint8_t>(l << (4 * (ib % 2)));
-    }
-    std::memcpy(y->qs, q2, sizeof(y->qs));
-}
-
-}  // namespace
-
 void encode_iq2_xs(const float* x, void* dst, int64_t n, const float* imatrix) {
     if (!imatrix) throw std::invalid_argument("IQ2_XS cannot be encoded without an importance matrix");
-    const GridIndex& gi = iq2::grid_index(iq2::Lattice::IQ2_XS);
+    const iq2::GridIndex& gi = iq2::grid_index(iq2::Lattice::IQ2_XS);
+    auto search = [&gi](const float* xval, const float* w, const float* waux, float max, int* points) {
+        int8_t L[16];
+        const float scale = iq2::iq2_search_group16(gi, xval, w, waux, max, L);
+        for (int k = 0; k < 2; ++k) {
+            const int g = gi.find(iq2::pack_key(L + 8 * k));  // on the grid by construction
+            points[k] = g < 0 ? 0 : g;
+        }
+        return scale;
+    };
     auto* y = static_cast<block_iq2_xs*>(dst);
-    for (int64_t b = 0; b < n / QK_K; ++b) encode_superblock(gi, x + b * QK_K, imatrix + b * QK_K, y + b);
+    for (int64_t b = 0; b < n / QK_K; ++b) iq2xs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search);
 }
 
 }  // namespace dgk::ref

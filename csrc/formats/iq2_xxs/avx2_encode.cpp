@@ -1,5 +1,6 @@
-// IQ2_XXS AVX2 encode: encode.cpp's group and super-block code around the lane-parallel search of
-// avx2_iq2search.h (trial scales and grid neighbours in the lanes); same bytes for every input.
+// IQ2_XXS AVX2 encode: pack.h's group and super-block code (shared with encode.cpp) around the
+// lane-parallel search of avx2_iq2search.h (trial scales and grid neighbours in the lanes); same
+// bytes for every input.
 #include <immintrin.h>
 
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <stdexcept>
 
 #include "../common/avx2_iq2search.h"
+#include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -16,8 +18,7 @@ namespace dgk::avx2 {
 
 namespace {
 
-constexpr int kMaxQ = 3;
-constexpr float kZeroGroup = 1e-15f;
+using iq2xxs::kMaxQ;
 
 // ref::make_qp_quants(32, nmax, x, L, w) with x's maximum `max` (> 0) already known: the 8 trial
 // scales of steps -4..-1, 1..4 in the lanes of one vector and the first trial (step 0, levels
@@ -115,78 +116,24 @@ float make_qp_quants32(int nmax, const float* x, const float* w, float max, uint
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-// encode.cpp's encode_group: the scale of one 32-weight group (0 for a group too small to encode),
-// its 4 grid indices and 28 sign bits.
-float encode_group(const GridArrays& A, const float* xb, const float* weight, uint32_t* idx_word, uint32_t* sign_word) {
-    alignas(32) float xval[32], waux[32];
-    for (int i = 0; i < 32; i += 8) _mm256_store_ps(waux + i, _mm256_sqrt_ps(_mm256_loadu_ps(weight + i)));
-    uint8_t signs[4];
-    for (int k = 0; k < 4; ++k) signs[k] = iq2::fold_signs(xb + 8 * k, weight + 8 * k, true, xval + 8 * k);
-
-    float max = xval[0];
-    for (int i = 1; i < 32; ++i) max = max > xval[i] ? max : xval[i];
-    if (max < kZeroGroup) return 0;
-
-    // Starting scale from the positive-quant search. Its levels (0..4) are the result only when no
-    // trial is accepted and the scale is NaN (no requantization): keep their keys, as ggml does.
+// encode.cpp's search_group: the starting scale of make_qp_quants32, then the trial scales and the
+// requantization in the lanes.
+bool search_group(const GridArrays& A, const float* xval, const float* weight, const float* waux, float max,
+                  float* scale, int* points) {
+    // Its levels (0..4) are the result only when no trial is accepted and the scale is NaN (no
+    // requantization): keep their keys, as ggml does.
     uint8_t Lqp[32];
     Iq2Search<4> s{make_qp_quants32(kMaxQ + 1, xval, weight, max, Lqp), 0, {}, {true, true, true, true}};
     const float eff_max = s.scale * kMaxQ;
-    if (eff_max <= 0) return 0;
+    if (eff_max <= 0) return false;
     for (int k = 0; k < 4; ++k) s.keys[k] = iq2::pack_key(reinterpret_cast<const int8_t*>(Lqp + 8 * k));
 
     const Iq2Group<4> g(xval, weight, waux);
     iq2_trials(A, g, eff_max, -6, 6, s);
     iq2_requantize(A, g, true, s);  // every point, when the scale is positive
-    float scale = s.scale;
-    if (scale < 0) {
-        scale = -scale;
-        for (int k = 0; k < 4; ++k) signs[k] = static_cast<uint8_t>(~signs[k] & 127);
-    }
-    uint32_t iw = 0, sw = 0;
-    for (int k = 0; k < 4; ++k) {
-        iw |= static_cast<uint32_t>(iq2_point(A, s.keys[k])) << (8 * k);
-        sw |= static_cast<uint32_t>(signs[k]) << (7 * k);
-    }
-    *idx_word = iw;
-    *sign_word = sw;
-    return scale;
-}
-
-void encode_superblock(const GridArrays& A, const float* xbl, const float* qwbl, block_iq2_xxs* y) {
-    float sumx2 = 0;
-    for (int i = 0; i < QK_K; ++i) sumx2 += xbl[i] * xbl[i];
-    const float sigma2 = sumx2 / QK_K;
-
-    uint32_t words[2 * (QK_K / 32)] = {0};
-    float scales[QK_K / 32];
-    float max_scale = 0;
-    for (int ib = 0; ib < QK_K / 32; ++ib) {
-        const float* xb = xbl + 32 * ib;
-        alignas(32) float weight[32];
-        for (int i = 0; i < 32; i += 8) {
-            const __m256 x = _mm256_loadu_ps(xb + i);
-            const __m256 s = _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), _mm256_mul_ps(x, x)));
-            _mm256_store_ps(weight + i, _mm256_mul_ps(_mm256_loadu_ps(qwbl + 32 * ib + i), s));
-        }
-        scales[ib] = encode_group(A, xb, weight, &words[2 * ib], &words[2 * ib + 1]);
-        max_scale = max_scale > scales[ib] ? max_scale : scales[ib];
-    }
-
-    y->d = f32_to_fp16(0.f);
-    if (!max_scale) {
-        std::memset(y->qs, 0, sizeof(y->qs));
-        return;
-    }
-    const float d = max_scale / 31;
-    y->d = f32_to_fp16(d);
-    const float id = 1 / d;
-    for (int ib = 0; ib < QK_K / 32; ++ib) {
-        int l = nearest_int(0.5f * (id * scales[ib] - 1));
-        l = l < 0 ? 0 : l > 15 ? 15 : l;
-        words[2 * ib + 1] |= static_cast<uint32_t>(l) << 28;
-    }
-    std::memcpy(y->qs, words, sizeof(y->qs));
+    for (int k = 0; k < 4; ++k) points[k] = iq2_point(A, s.keys[k]);
+    *scale = s.scale;
+    return true;
 }
 
 }  // namespace
@@ -194,8 +141,11 @@ void encode_superblock(const GridArrays& A, const float* xbl, const float* qwbl,
 void encode_iq2_xxs(const float* x, void* dst, int64_t n, const float* imatrix) {
     if (!imatrix) throw std::invalid_argument("IQ2_XXS cannot be encoded without an importance matrix");
     const GridArrays A = iq2::grid_index(iq2::Lattice::IQ2_XXS).arrays();
+    auto search = [&A](const float* xval, const float* w, const float* waux, float max, float* scale, int* points) {
+        return search_group(A, xval, w, waux, max, scale, points);
+    };
     auto* y = static_cast<block_iq2_xxs*>(dst);
-    for (int64_t b = 0; b < n / QK_K; ++b) encode_superblock(A, x + b * QK_K, imatrix + b * QK_K, y + b);
+    for (int64_t b = 0; b < n / QK_K; ++b) iq2xxs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search);
 }
 
 }  // namespace dgk::avx2

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "../common/avx2_kquant.h"
+#include "../common/kquant_scale_min.h"
 #include "../common/avx2_search.h"
 #include "../common/scale_search.h"
 #include "dgk/blocks.h"
@@ -90,30 +91,7 @@ void encode_block_plain(const float* xb, block_q2_k& b) {
     }
     float scales[16], mins[16];
     t.search({3, -0.5f, 0.1f, 15, true, false}, scales, mins);
-    float max_scale = 0.0f, max_min = 0.0f;
-    for (int j = 0; j < 16; ++j) {
-        if (scales[j] > max_scale) max_scale = scales[j];
-        if (mins[j] > max_min) max_min = mins[j];
-    }
-    // 4-bit codes: the int truncated to a byte, the min's code OR-ed in at bit 4 (as ref.cpp)
-    if (max_scale > 0.0f) {
-        const float iscale = 15.f / max_scale;
-        for (int j = 0; j < 16; ++j) b.scales[j] = (uint8_t)nearest_int(iscale * scales[j]);
-        b.d = f32_to_fp16(max_scale / 15.f);
-    } else {
-        for (int j = 0; j < 16; ++j) b.scales[j] = 0;
-        b.d = f32_to_fp16(0.0f);
-    }
-    if (max_min > 0.0f) {
-        const float iscale = 15.f / max_min;
-        for (int j = 0; j < 16; ++j) {
-            const unsigned l = (unsigned)nearest_int(iscale * mins[j]);
-            b.scales[j] = (uint8_t)(b.scales[j] | (l << 4));
-        }
-        b.dmin = f32_to_fp16(max_min / 15.f);
-    } else {
-        b.dmin = f32_to_fp16(0.0f);
-    }
+    dgk::kq::quantize_scale_min4_q2k(scales, mins, b);
     requantize_and_pack(t, b);
 }
 
@@ -148,16 +126,12 @@ void encode_q2_k(const float* x, void* dst, int64_t n, const float* imatrix) {
         for (int64_t ib = 0; ib < nsb; ++ib) encode_block_plain(x + 256 * ib, blocks[ib]);
         return;
     }
-    constexpr int64_t kChunk = 64;
-    float sumsq[kChunk];
-    for (int64_t c0 = 0; c0 < nsb; c0 += kChunk) {
-        const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
-        kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
+    kq::for_each_sumsq_chunk(x, nsb, [&](int64_t c0, int64_t nc, const float* sumsq) {
         for (int64_t k = 0; k < nc; ++k) {
             const int64_t ib = c0 + k;
             encode_block_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq[k], blocks[ib]);
         }
-    }
+    });
 }
 
 }  // namespace dgk::avx2

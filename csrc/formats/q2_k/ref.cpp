@@ -3,6 +3,7 @@
 // Encoders follow ggml's quantize_row_q2_K_ref (no imatrix) and quantize_row_q2_K_impl (imatrix).
 #include <cmath>
 
+#include "../common/kquant_scale_min.h"
 #include "../common/kquant_scales.h"
 #include "../common/scale_search.h"
 #include "dgk/blocks.h"
@@ -33,34 +34,11 @@ void requantize_q2(const float* x, const block_q2_k& b, uint8_t* L) {
 void encode_block_plain(const float* x, block_q2_k& b) {
     uint8_t L[256], Laux[16];
     float w[16], scales[16], mins[16];
-    float max_scale = 0.0f, max_min = 0.0f;  // scales and mins are >= 0 after the min is removed
     for (int j = 0; j < 16; ++j) {
         for (int i = 0; i < 16; ++i) w[i] = std::fabs(x[16 * j + i]);
         scales[j] = make_qkx2_quants(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
-        if (scales[j] > max_scale) max_scale = scales[j];
-        if (mins[j] > max_min) max_min = mins[j];
     }
-
-    // 4-bit codes are stored as ggml does: the int is truncated to a byte, then the min's code is
-    // OR-ed in at bit 4 (a negative code would spill, exactly as there).
-    if (max_scale > 0.0f) {
-        const float iscale = 15.f / max_scale;
-        for (int j = 0; j < 16; ++j) b.scales[j] = (uint8_t)nearest_int(iscale * scales[j]);
-        b.d = f32_to_fp16(max_scale / 15.f);
-    } else {
-        for (int j = 0; j < 16; ++j) b.scales[j] = 0;
-        b.d = f32_to_fp16(0.0f);
-    }
-    if (max_min > 0.0f) {
-        const float iscale = 15.f / max_min;
-        for (int j = 0; j < 16; ++j) {
-            const unsigned l = (unsigned)nearest_int(iscale * mins[j]);
-            b.scales[j] = (uint8_t)(b.scales[j] | (l << 4));
-        }
-        b.dmin = f32_to_fp16(max_min / 15.f);
-    } else {
-        b.dmin = f32_to_fp16(0.0f);
-    }
+    kq::quantize_scale_min4_q2k(scales, mins, b);
 
     requantize_q2(x, b, L);
     kq::pack_2bit(L, b.qs);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "../common/avx2_kquant.h"
+#include "../common/kquant_scale_min.h"
 #include "../common/avx2_search.h"
 #include "../common/avx2_search_q3.h"
 #include "../common/scale_search.h"
@@ -57,8 +58,6 @@ void decode_q3_k(const void* src, float* dst, int64_t nblocks) {
 
 namespace {
 
-inline int clamp_int(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
-
 // A super-block in lane layout: half h holds sub-blocks 8h..8h+7, x[h][i] lane j = element i of
 // sub-block 8h+j, L[h][i] its level.
 struct Halves {
@@ -92,27 +91,7 @@ void requantize_and_pack(const Halves& t, block_q3_k& b) {
 
 // Scale quantization of quantize_row_q3_K_ref, then the final pass.
 void finish_plain(const float* scales, const Halves& t, block_q3_k& b) {
-    float max_scale = 0.0f, amax = 0.0f;  // the signed scale of largest magnitude (first one)
-    for (int j = 0; j < 16; ++j) {
-        const float a = std::fabs(scales[j]);
-        if (a > amax) {
-            amax = a;
-            max_scale = scales[j];
-        }
-    }
-    if (max_scale != 0.0f) {
-        const float iscale = -32.f / max_scale;
-        int q[16];
-        for (int j = 0; j < 16; ++j) {
-            const int8_t l = (int8_t)nearest_int(iscale * scales[j]);  // byte truncation as ggml
-            q[j] = clamp_int(l, -32, 31) + 32;
-        }
-        kq::pack_scale6_q3(q, b.scales);
-        b.d = f32_to_fp16(1 / iscale);
-    } else {
-        std::memset(b.scales, 0, sizeof b.scales);
-        b.d = f32_to_fp16(0.0f);
-    }
+    dgk::kq::quantize_scales_q3k(scales, b);
     requantize_and_pack(t, b);
 }
 
@@ -181,17 +160,13 @@ void encode_q3_k(const float* x, void* dst, int64_t n, const float* imatrix) {
         }
         return;
     }
-    constexpr int64_t kChunk = 64;
-    float sumsq[kChunk];
-    for (int64_t c0 = 0; c0 < nsb; c0 += kChunk) {
-        const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
-        kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
+    kq::for_each_sumsq_chunk(x, nsb, [&](int64_t c0, int64_t nc, const float* sumsq) {
         for (int64_t k = 0; k < nc; k += 8) {
             const int64_t ib = c0 + k;
             const int count = (int)(nc - k < 8 ? nc - k : 8);
             encode_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq + k, blocks + ib, count);
         }
-    }
+    });
 }
 
 }  // namespace dgk::avx2

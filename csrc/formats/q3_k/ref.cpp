@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "../common/kquant_scale_min.h"
 #include "../common/kquant_scales.h"
 #include "../common/scale_search.h"
 #include "dgk/blocks.h"
@@ -43,30 +44,8 @@ void requantize_and_pack(const float* x, block_q3_k& b, int8_t* L) {
 void encode_block_plain(const float* x, block_q3_k& b) {
     int8_t L[256];
     float scales[16];
-    float max_scale = 0.0f, amax = 0.0f;  // the signed scale of largest magnitude (first one)
-    for (int j = 0; j < 16; ++j) {
-        scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j, true);
-        const float a = std::fabs(scales[j]);
-        if (a > amax) {
-            amax = a;
-            max_scale = scales[j];
-        }
-    }
-
-    if (max_scale != 0.0f) {
-        // Negative factor so that the extreme scale maps to -32 (the full 6-bit range).
-        const float iscale = -32.f / max_scale;
-        int q[16];
-        for (int j = 0; j < 16; ++j) {
-            const int8_t l = (int8_t)nearest_int(iscale * scales[j]);  // byte truncation as ggml
-            q[j] = clamp_int(l, -32, 31) + 32;
-        }
-        kq::pack_scale6_q3(q, b.scales);
-        b.d = f32_to_fp16(1 / iscale);
-    } else {
-        std::memset(b.scales, 0, sizeof b.scales);
-        b.d = f32_to_fp16(0.0f);
-    }
+    for (int j = 0; j < 16; ++j) scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j, true);
+    kq::quantize_scales_q3k(scales, b);
     requantize_and_pack(x, b, L);
 }
 

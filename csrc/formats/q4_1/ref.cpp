@@ -23,39 +23,11 @@ void decode_q4_1(const void* src, float* dst, int64_t nblocks) {
     }
 }
 
-// d spans [min, max] in 15 steps; q = MIN(15, (int8)((x - min)/d + 0.5)).
-static void encode_block_plain(const float* x, block_q4_1& out) {
-    float mn, mx;
-    block_min_max(x, &mn, &mx);
-    const float d = (mx - mn) / 15;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    out.d = f32_to_fp16(d);
-    out.m = f32_to_fp16(mn);
-    uint8_t q[QK];
-    for (int j = 0; j < QK; ++j) q[j] = clamp_s8_to_u8((x[j] - mn) * id + 0.5f, 15);
-    pack_q4(q, out.qs);
-}
-
+// Plain levels: MIN(15, (int8)v).
 void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
-    auto* out = static_cast<block_q4_1*>(dst);
-    const int64_t nb = n / QK;
-    if (!imatrix) {
-        for (int64_t b = 0; b < nb; ++b) encode_block_plain(x + b * QK, out[b]);
-        return;
-    }
-    // Weighted (scale, min) search; make_qkx3_quants reports -min, stored negated back.
-    const float sigma2 = row_sigma2(x, n);
-    float w[QK];
-    uint8_t L[QK], Laux[QK];
-    for (int64_t b = 0; b < nb; ++b) {
-        const float* xb = x + b * QK;
-        imatrix_weights(xb, imatrix + b * QK, sigma2, w);
-        float neg_min;
-        const float d = make_qkx3_quants(QK, 15, xb, w, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
-        out[b].d = f32_to_fp16(d);
-        out[b].m = f32_to_fp16(-neg_min);
-        pack_q4(L, out[b].qs);
-    }
+    encode_asymmetric(
+        x, static_cast<block_q4_1*>(dst), n, imatrix, 15, [](float v) { return clamp_s8_to_u8(v, 15); },
+        [](const uint8_t* q, block_q4_1& b) { pack_q4(q, b.qs); });
 }
 
 }  // namespace dgk::ref

@@ -5,6 +5,7 @@
 
 #include "../common/avx2_kquant.h"
 #include "../common/avx2_search.h"
+#include "../common/kquant_scale_min.h"
 #include "../common/scale_search.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -59,23 +60,7 @@ void requantize_and_pack(const __m256* x, __m256* L, block_q4_k& b) {
 
 // Scale/min quantization of the reference encoder without imatrix, then the final pass.
 void finish_plain(const float* scales, const float* mins, const __m256* x, __m256* L, block_q4_k& b) {
-    float max_scale = 0.0f, max_min = 0.0f;
-    for (int j = 0; j < 8; ++j) {
-        if (scales[j] > max_scale) max_scale = scales[j];
-        if (mins[j] > max_min) max_min = mins[j];
-    }
-    const float inv_scale = max_scale > 0.0f ? 63.f / max_scale : 0.0f;
-    const float inv_min = max_min > 0.0f ? 63.f / max_min : 0.0f;
-    uint8_t ls[8], lm[8];
-    for (int j = 0; j < 8; ++j) {
-        const uint8_t a = (uint8_t)nearest_int(inv_scale * scales[j]);  // byte first, then clamp
-        const uint8_t c = (uint8_t)nearest_int(inv_min * mins[j]);
-        ls[j] = a < 63 ? a : 63;
-        lm[j] = c < 63 ? c : 63;
-    }
-    kq::pack_scale_min6(ls, lm, b.scales);
-    b.d = f32_to_fp16(max_scale / 63.f);
-    b.dmin = f32_to_fp16(max_min / 63.f);
+    dgk::kq::quantize_scale_min_plain(scales, mins, b);
     requantize_and_pack(x, L, b);
 }
 
@@ -118,14 +103,8 @@ void encode_imatrix(const float* xb, const float* qwb, const float* sum_x2, bloc
         float scales[8], mins[8];
         _mm256_storeu_ps(scales, scale[g]);
         _mm256_storeu_ps(mins, the_min[g]);
-        uint8_t Ls[8], Lm[8];
-        const float d_block = ref::make_qp_quants(8, 63, scales, Ls, sw[g]);
-        const float m_block = ref::make_qp_quants(8, 63, mins, Lm, sw[g]);
-        block_q4_k& bb = b[g];
-    kq::pack_scale_min6(Ls, Lm, bb.scales);  // unclamped, as ref.cpp
-        bb.d = f32_to_fp16(d_block);
-        bb.dmin = f32_to_fp16(m_block);
-        requantize_and_pack(x[g], L[g], bb);
+        dgk::kq::quantize_scale_min_imatrix(scales, mins, sw[g], false, b[g]);  // unclamped, as ref.cpp
+        requantize_and_pack(x[g], L[g], b[g]);
     }
 }
 
@@ -140,17 +119,13 @@ void encode_q4_k(const float* x, void* dst, int64_t n, const float* imatrix) {
         if (ib < nsb) encode_plain<1>(x + 256 * ib, blocks + ib);
         return;
     }
-    constexpr int64_t kChunk = 64;
-    float sumsq[kChunk];
-    for (int64_t c0 = 0; c0 < nsb; c0 += kChunk) {
-        const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
-        kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
+    kq::for_each_sumsq_chunk(x, nsb, [&](int64_t c0, int64_t nc, const float* sumsq) {
         int64_t k = 0;
         for (; k + 2 <= nc; k += 2) {
             encode_imatrix<2>(x + 256 * (c0 + k), imatrix + 256 * (c0 + k), sumsq + k, blocks + c0 + k);
         }
         if (k < nc) encode_imatrix<1>(x + 256 * (c0 + k), imatrix + 256 * (c0 + k), sumsq + k, blocks + c0 + k);
-    }
+    });
 }
 
 }  // namespace dgk::avx2

@@ -23,40 +23,12 @@ void decode_q5_1(const void* src, float* dst, int64_t nblocks) {
     }
 }
 
-// d spans [min, max] in 31 steps; q = (uint8)((x - min)/d + 0.5) with no clamp (ggml has none
-// here: the top value reaches at most 31).
-static void encode_block_plain(const float* x, block_q5_1& out) {
-    float mn, mx;
-    block_min_max(x, &mn, &mx);
-    const float d = (mx - mn) / 31;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    out.d = f32_to_fp16(d);
-    out.m = f32_to_fp16(mn);
-    uint8_t q[QK];
-    for (int j = 0; j < QK; ++j) q[j] = static_cast<uint8_t>(low_byte_u8(cvtt_i32((x[j] - mn) * id + 0.5f)));
-    pack_q5(q, out.qs, out.qh);
-}
-
+// Plain levels: (uint8)v with no clamp (ggml has none here: the top value reaches at most 31).
 void encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) {
-    auto* out = static_cast<block_q5_1*>(dst);
-    const int64_t nb = n / QK;
-    if (!imatrix) {
-        for (int64_t b = 0; b < nb; ++b) encode_block_plain(x + b * QK, out[b]);
-        return;
-    }
-    // Weighted (scale, min) search; make_qkx3_quants reports -min, stored negated back.
-    const float sigma2 = row_sigma2(x, n);
-    float w[QK];
-    uint8_t L[QK], Laux[QK];
-    for (int64_t b = 0; b < nb; ++b) {
-        const float* xb = x + b * QK;
-        imatrix_weights(xb, imatrix + b * QK, sigma2, w);
-        float neg_min;
-        const float d = make_qkx3_quants(QK, 31, xb, w, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
-        out[b].d = f32_to_fp16(d);
-        out[b].m = f32_to_fp16(-neg_min);
-        pack_q5(L, out[b].qs, out[b].qh);
-    }
+    encode_asymmetric(
+        x, static_cast<block_q5_1*>(dst), n, imatrix, 31,
+        [](float v) { return static_cast<uint8_t>(low_byte_u8(cvtt_i32(v))); },
+        [](const uint8_t* q, block_q5_1& b) { pack_q5(q, b.qs, b.qh); });
 }
 
 }  // namespace dgk::ref

@@ -5,6 +5,7 @@
 
 #include "../common/avx2_kquant.h"
 #include "../common/avx2_search.h"
+#include "../common/kquant_scale_min.h"
 #include "../common/scale_search.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -46,8 +47,6 @@ void requantize_and_pack(const __m256* x, __m256* L, block_q5_k& b) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.qh), qh);
 }
 
-inline uint8_t min63(uint8_t v) { return v < 63 ? v : 63; }
-
 void encode_block_plain(const float* xb, block_q5_k& b) {
     __m256 x[32], w[32], L[32];
     kq::load_lanes(xb, 32, 32, x);
@@ -62,21 +61,7 @@ void encode_block_plain(const float* xb, block_q5_k& b) {
     _mm256_storeu_ps(scales, scale);
     _mm256_storeu_ps(mins, the_min);
 
-    float max_scale = 0.0f, max_min = 0.0f;
-    for (int j = 0; j < 8; ++j) {
-        if (scales[j] > max_scale) max_scale = scales[j];
-        if (mins[j] > max_min) max_min = mins[j];
-    }
-    const float inv_scale = max_scale > 0.0f ? 63.f / max_scale : 0.0f;
-    const float inv_min = max_min > 0.0f ? 63.f / max_min : 0.0f;
-    uint8_t ls[8], lm[8];
-    for (int j = 0; j < 8; ++j) {
-        ls[j] = min63((uint8_t)nearest_int(inv_scale * scales[j]));  // byte first, then clamp
-        lm[j] = min63((uint8_t)nearest_int(inv_min * mins[j]));
-    }
-    kq::pack_scale_min6(ls, lm, b.scales);
-    b.d = f32_to_fp16(max_scale / 63.f);
-    b.dmin = f32_to_fp16(max_min / 63.f);
+    dgk::kq::quantize_scale_min_plain(scales, mins, b);
     requantize_and_pack(x, L, b);
 }
 
@@ -94,16 +79,7 @@ void encode_block_imatrix(const float* xb, const float* qwb, float sum_x2, block
     _mm256_storeu_ps(scales, scale);
     _mm256_storeu_ps(mins, the_min);
 
-    uint8_t Ls[8], Lm[8];
-    const float d_block = ref::make_qp_quants(8, 63, scales, Ls, sw);
-    const float m_block = ref::make_qp_quants(8, 63, mins, Lm, sw);
-    for (int j = 0; j < 8; ++j) {
-        Ls[j] = min63(Ls[j]);
-        Lm[j] = min63(Lm[j]);
-    }
-    kq::pack_scale_min6(Ls, Lm, b.scales);
-    b.d = f32_to_fp16(d_block);
-    b.dmin = f32_to_fp16(m_block);
+    dgk::kq::quantize_scale_min_imatrix(scales, mins, sw, true, b);
     requantize_and_pack(x, L, b);
 }
 
@@ -142,16 +118,12 @@ void encode_q5_k(const float* x, void* dst, int64_t n, const float* imatrix) {
         for (int64_t ib = 0; ib < nsb; ++ib) encode_block_plain(x + 256 * ib, blocks[ib]);
         return;
     }
-    constexpr int64_t kChunk = 64;
-    float sumsq[kChunk];
-    for (int64_t c0 = 0; c0 < nsb; c0 += kChunk) {
-        const int64_t nc = nsb - c0 < kChunk ? nsb - c0 : kChunk;
-        kq::superblock_sumsq(x + 256 * c0, nc, sumsq);
+    kq::for_each_sumsq_chunk(x, nsb, [&](int64_t c0, int64_t nc, const float* sumsq) {
         for (int64_t k = 0; k < nc; ++k) {
             const int64_t ib = c0 + k;
             encode_block_imatrix(x + 256 * ib, imatrix + 256 * ib, sumsq[k], blocks[ib]);
         }
-    }
+    });
 }
 
 }  // namespace dgk::avx2

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "../common/kquant_scale_min.h"
 #include "../common/kquant_scales.h"
 #include "../common/scale_search.h"
 #include "dgk/blocks.h"
@@ -13,8 +14,6 @@
 namespace dgk::ref {
 
 namespace {
-
-inline uint8_t min63(uint8_t v) { return v < 63 ? v : 63; }
 
 // Final pass shared by both encoders: requantize every sub-block with a non-zero stored scale,
 // then split each quant into its low nibble (qs) and high bit (qh).
@@ -44,61 +43,18 @@ void requantize_and_pack(const float* x, block_q5_k& b, uint8_t* L) {
 }
 
 void encode_block_plain(const float* x, block_q5_k& b) {
-    uint8_t L[256], Laux[32];
-    float w[32], scales[8], mins[8];
-    float max_scale = 0.0f, max_min = 0.0f;
-    for (int j = 0; j < 8; ++j) {
-        const float* xs = x + 32 * j;
-        float sum_x2 = 0.0f;
-        for (int i = 0; i < 32; ++i) sum_x2 += xs[i] * xs[i];
-        const float av_x = std::sqrt(sum_x2 / 32.f);
-        for (int i = 0; i < 32; ++i) w[i] = av_x + std::fabs(xs[i]);
-        scales[j] = make_qkx2_quants(32, 31, xs, w, L + 32 * j, &mins[j], Laux, -0.5f, 0.1f, 15, false);
-        if (scales[j] > max_scale) max_scale = scales[j];
-        if (mins[j] > max_min) max_min = mins[j];
-    }
-
-    const float inv_scale = max_scale > 0.0f ? 63.f / max_scale : 0.0f;
-    const float inv_min = max_min > 0.0f ? 63.f / max_min : 0.0f;
-    uint8_t ls[8], lm[8];
-    for (int j = 0; j < 8; ++j) {
-        // Truncate to a byte first, then clamp: the order ggml uses.
-        ls[j] = min63((uint8_t)nearest_int(inv_scale * scales[j]));
-        lm[j] = min63((uint8_t)nearest_int(inv_min * mins[j]));
-    }
-    kq::pack_scale_min6(ls, lm, b.scales);
-    b.d = f32_to_fp16(max_scale / 63.f);
-    b.dmin = f32_to_fp16(max_min / 63.f);
+    uint8_t L[256];
+    float scales[8], mins[8];
+    search_scale_min_plain(x, 31, -0.5f, 0.1f, 15, L, scales, mins);
+    kq::quantize_scale_min_plain(scales, mins, b);
     requantize_and_pack(x, b, L);
 }
 
 void encode_block_imatrix(const float* x, const float* qw, block_q5_k& b) {
-    uint8_t L[256], Laux[32], Ls[8], Lm[8];
-    float w[32], sw[8], scales[8], mins[8];
-
-    float sum_x2 = 0.0f;
-    for (int i = 0; i < 256; ++i) sum_x2 += x[i] * x[i];
-    const float sigma2 = 2 * sum_x2 / 256.f;
-
-    for (int j = 0; j < 8; ++j) {
-        const float* xs = x + 32 * j;
-        for (int i = 0; i < 32; ++i) w[i] = qw[32 * j + i] * std::sqrt(sigma2 + xs[i] * xs[i]);
-        float s = 0.0f;
-        for (int i = 0; i < 32; ++i) s += w[i];
-        sw[j] = s;
-        scales[j] = make_qkx3_quants(32, 31, xs, w, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
-    }
-
-    const float d_block = make_qp_quants(8, 63, scales, Ls, sw);
-    const float m_block = make_qp_quants(8, 63, mins, Lm, sw);
-    uint8_t ls[8], lm[8];
-    for (int j = 0; j < 8; ++j) {
-        ls[j] = min63(Ls[j]);
-        lm[j] = min63(Lm[j]);
-    }
-    kq::pack_scale_min6(ls, lm, b.scales);
-    b.d = f32_to_fp16(d_block);
-    b.dmin = f32_to_fp16(m_block);
+    uint8_t L[256];
+    float sw[8], scales[8], mins[8];
+    search_scale_min_imatrix(x, qw, 31, L, scales, mins, sw);
+    kq::quantize_scale_min_imatrix(scales, mins, sw, true, b);
     requantize_and_pack(x, b, L);
 }
 

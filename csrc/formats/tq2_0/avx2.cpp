@@ -1,6 +1,7 @@
 // TQ2_0 AVX2 kernels: same arithmetic as ref.cpp, 32 bytes (one 2-bit plane) at a time.
 #include <immintrin.h>
 
+#include "../common/avx2_ternary.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -9,27 +10,6 @@
 namespace dgk::avx2 {
 
 namespace {
-
-// Largest |x| of a 256-weight block (exact: max does not depend on the order).
-inline float block_amax(const float* x) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 acc = _mm256_setzero_ps();
-    for (int j = 0; j < QK_K; j += 8) acc = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), acc);
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    return _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
-}
-
-// Trit codes of 8 weights scaled by id, as int32: lroundf(x*id) + 1 for |x*id| <= 2, clamped to
-// 0..2; 1 (the scalar code's LONG_MIN low bits) for larger or NaN products.
-inline __m256i trit_codes(const float* x, __m256 id) {
-    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x), id);
-    const __m256 pos = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_set1_ps(0.5f), _CMP_GE_OQ),
-                                     _mm256_cmp_ps(v, _mm256_set1_ps(2.0f), _CMP_LE_OQ));
-    const __m256 neg = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_set1_ps(-0.5f), _CMP_LE_OQ),
-                                     _mm256_cmp_ps(v, _mm256_set1_ps(-2.0f), _CMP_GE_OQ));
-    return _mm256_add_epi32(_mm256_sub_epi32(_mm256_set1_epi32(1), _mm256_castps_si256(pos)), _mm256_castps_si256(neg));
-}
 
 // 32 int32 lanes holding 0..255 (in order q[0], .., q[3]) to 32 bytes.
 inline void store_bytes32(const __m256i q[4], uint8_t* dst) {

@@ -1,0 +1,60 @@
+// IQ2_S encoding around the scale search (ggml's quantize_row_iq2_s_impl), shared by encode.cpp
+// (scalar) and avx2_encode.cpp: the super-block weights (with or without an importance matrix),
+// the groups' explicit signs, the 10-bit indices split over qs and qh, and the 4-bit scales. Each
+// file supplies only its search (iq2_search_group16). Internal linkage throughout (both ISAs
+// include this header).
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "../common/iq_pack.h"
+#include "dgk/blocks.h"
+#include "dgk/fp.h"
+
+namespace dgk::iq2s {
+namespace {
+
+constexpr float kZeroGroup = 1e-8f;
+
+// One super-block; `search(xval, weight, waux, max, points)` returns a 16-weight group's signed
+// scale and writes its two grid points.
+template <class Search>
+inline void encode_superblock(const float* xbl, const float* qwbl, block_iq2_s* y, Search&& search) {
+    std::memset(y, 0, sizeof(*y));
+    const float sigma2 = iq::superblock_sigma2(xbl, 2);
+    uint8_t* signs_out = y->qs + QK_K / 8;
+    float scales[QK_K / 16];
+    float max_scale = 0;
+    for (int ib = 0; ib < QK_K / 16; ++ib) {
+        const float* xb = xbl + 16 * ib;
+        alignas(32) float weight[16];
+        if (qwbl) {
+            iq::imatrix_weights(xb, qwbl + 16 * ib, sigma2, 16, weight);
+        } else {
+            for (int i = 0; i < 16; ++i) weight[i] = 0.25f * sigma2 + xb[i] * xb[i];
+        }
+        int points[2];
+        uint8_t signs[2];
+        float scale;
+        const bool encoded = iq::signed_group(2, xb, weight, false, kZeroGroup, search, &scale, points, signs);
+        scales[ib] = scale;
+        if (!encoded) continue;
+        for (int k = 0; k < 2; ++k) {
+            const int i8 = 2 * ib + k;
+            y->qs[i8] = static_cast<uint8_t>(points[k] & 255);
+            y->qh[i8 / 4] |= static_cast<uint8_t>((points[k] >> 8) << (2 * (i8 % 4)));
+            signs_out[i8] = signs[k];
+        }
+        max_scale = max_scale > scale ? max_scale : scale;
+    }
+    if (!max_scale) return;
+
+    const float d = max_scale / 31;
+    y->d = f32_to_fp16(d * 0.9875f);  // ggml's fudge factor on the stored scale only
+    const float id = 1 / d;
+    for (int ib = 0; ib < QK_K / 16; ++ib)
+        y->scales[ib / 2] |= static_cast<uint8_t>(iq::scale_code(id, scales[ib], 15) << (4 * (ib % 2)));
+}
+
+}  // namespace
+}  // namespace dgk::iq2s

@@ -1,0 +1,55 @@
+// IQ2_XS encoding around the scale search (ggml's quantize_row_iq2_xs_impl), shared by encode.cpp
+// (scalar) and avx2_encode.cpp: the super-block weights, the groups' signs, the 9-bit index |
+// 7 sign bits words and the 4-bit scales. Each file supplies only its search (iq2_search_group16).
+// Internal linkage throughout (both ISAs include this header).
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "../common/iq_pack.h"
+#include "dgk/blocks.h"
+#include "dgk/fp.h"
+
+namespace dgk::iq2xs {
+namespace {
+
+constexpr float kZeroGroup = 1e-15f;
+
+// One super-block; `search(xval, weight, waux, max, points)` returns a 16-weight group's signed
+// scale and writes its two grid points.
+template <class Search>
+inline void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xs* y, Search&& search) {
+    const float sigma2 = iq::superblock_sigma2(xbl, 1);
+    uint16_t q2[QK_K / 8] = {0};
+    float scales[QK_K / 16];
+    float max_scale = 0;
+    for (int ib = 0; ib < QK_K / 16; ++ib) {
+        const float* xb = xbl + 16 * ib;
+        alignas(32) float weight[16];
+        iq::imatrix_weights(xb, qwbl + 16 * ib, sigma2, 16, weight);
+        int points[2];
+        uint8_t signs[2];
+        float scale;
+        const bool encoded = iq::signed_group(2, xb, weight, true, kZeroGroup, search, &scale, points, signs);
+        scales[ib] = scale;
+        if (!encoded) continue;
+        for (int k = 0; k < 2; ++k) q2[2 * ib + k] = static_cast<uint16_t>(points[k] | (signs[k] << 9));
+        max_scale = max_scale > scale ? max_scale : scale;
+    }
+
+    y->d = f32_to_fp16(0.f);
+    std::memset(y->scales, 0, sizeof(y->scales));
+    if (!max_scale) {
+        std::memset(y->qs, 0, sizeof(y->qs));
+        return;
+    }
+    const float d = max_scale / 31;
+    y->d = f32_to_fp16(d);
+    const float id = 1 / d;
+    for (int ib = 0; ib < QK_K / 16; ++ib)
+        y->scales[ib / 2] |= static_cast<uint8_t>(iq::scale_code(id, scales[ib], 15) << (4 * (ib % 2)));
+    std::memcpy(y->qs, q2, sizeof(y->qs));
+}
+
+}  // namespace
+}  // namespace dgk::iq2xs

@@ -1,0 +1,74 @@
+// IQ2_XXS encoding around the scale search (ggml's quantize_row_iq2_xxs_impl), shared by
+// encode.cpp (scalar) and avx2_encode.cpp: the group's magnitudes and sign parity, the index and
+// sign words, the super-block weights and the 4-bit scales. Each file supplies only its search.
+// Internal linkage throughout (both ISAs include this header).
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "../common/iq_pack.h"
+#include "dgk/blocks.h"
+#include "dgk/fp.h"
+
+namespace dgk::iq2xxs {
+namespace {
+
+constexpr int kMaxQ = 3;  // levels 0..2 -> odd values 1, 3, 5
+constexpr float kZeroGroup = 1e-15f;
+
+// One 32-weight group: `search(xval, weight, waux, max, points)` finds the signed scale and the 4
+// grid points of the magnitudes xval (max > 0), returning false for a group it cannot encode.
+// Returns the unsigned scale and writes the 4 grid indices and 28 sign bits, or returns 0 (and
+// leaves the words alone) for a group too small to encode.
+template <class Search>
+inline float encode_group(const float* xb, const float* weight, Search&& search, uint32_t* idx_word,
+                          uint32_t* sign_word) {
+    alignas(32) float xval[32], waux[32];
+    uint8_t signs[4];
+    const float max = iq::fold_group(4, xb, weight, true, xval, waux, signs);
+    if (max < kZeroGroup) return 0;
+    float scale;
+    int points[4];
+    if (!search(static_cast<const float*>(xval), weight, static_cast<const float*>(waux), max, &scale, points))
+        return 0;
+    scale = iq::unsign_scale(4, scale, 127, signs);
+    uint32_t iw = 0, sw = 0;
+    for (int k = 0; k < 4; ++k) {
+        iw |= static_cast<uint32_t>(points[k]) << (8 * k);
+        sw |= static_cast<uint32_t>(signs[k]) << (7 * k);
+    }
+    *idx_word = iw;
+    *sign_word = sw;
+    return scale;
+}
+
+// One super-block; `search` as for encode_group.
+template <class Search>
+inline void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xxs* y, Search&& search) {
+    const float sigma2 = iq::superblock_sigma2(xbl, 1);
+    uint32_t words[2 * (QK_K / 32)] = {0};  // per group: grid indices, then signs | scale << 28
+    float scales[QK_K / 32];
+    float max_scale = 0;
+    for (int ib = 0; ib < QK_K / 32; ++ib) {
+        const float* xb = xbl + 32 * ib;
+        alignas(32) float weight[32];
+        iq::imatrix_weights(xb, qwbl + 32 * ib, sigma2, 32, weight);
+        scales[ib] = encode_group(xb, weight, search, &words[2 * ib], &words[2 * ib + 1]);
+        max_scale = max_scale > scales[ib] ? max_scale : scales[ib];
+    }
+
+    y->d = f32_to_fp16(0.f);
+    if (!max_scale) {
+        std::memset(y->qs, 0, sizeof(y->qs));
+        return;
+    }
+    const float d = max_scale / 31;
+    y->d = f32_to_fp16(d);
+    const float id = 1 / d;
+    for (int ib = 0; ib < QK_K / 32; ++ib)
+        words[2 * ib + 1] |= static_cast<uint32_t>(iq::scale_code(id, scales[ib], 15)) << 28;
+    std::memcpy(y->qs, words, sizeof(y->qs));
+}
+
+}  // namespace
+}  // namespace dgk::iq2xxs
