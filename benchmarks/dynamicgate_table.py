@@ -2,8 +2,10 @@
 (published patch and the model card's reading) and the budget plan at DynamicGate's size, each quantized
 with dgkernels and scored with llama.cpp (perplexity and KL-divergence to the source model).
 
-    python benchmarks/dynamicgate_table.py --calib ../shared/data/emma_calib.txt \
-        --text ../shared/data/pride_and_prejudice.txt --chunks 40 --out-dir /tmp/dgtable
+    python benchmarks/dynamicgate_table.py --calib ../shared/data/emma_calib.txt --calib-chunks 32 \
+        --text ../shared/data/pride_and_prejudice.txt --chunks 8 --out-dir /tmp/dgtable
+
+(the README's table; about 45 minutes on 2 shared cores, nearly all of it llama.cpp scoring 11 models)
 
 Needs llama-cpp-python (extra `eval`) and, without --model, the demo model (extra `demo`). IQ1_S, IQ2_XXS and
 IQ2_XS cannot be encoded without an importance matrix: give --imatrix (e.g. from `dgkernels imatrix`), or
