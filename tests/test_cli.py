@@ -169,10 +169,50 @@ def test_demo_setup(monkeypatch, tmp_path, tiny, capsys):
         assert (args.src, args.policy, args.target) == (str(tiny), "dynamicgate", "IQ2_XXS")
         assert args.output == "tiny-dynamicgate-IQ2_XXS.gguf" and Path(args.imatrix).is_file()
     assert calls == [(tiny, cli.DEMO_SELF_TOKENS)]  # computed once, then reused
+    (tmp_path / "tiny-dynamicgate-IQ2_XXS.gguf").unlink(missing_ok=True)
+    (tmp_path / f"tiny.imatrix-self{cli.DEMO_SELF_TOKENS}.gguf").unlink()
+    for bad, msg in ((["--type", "Q9_Z"], "unknown target"), (["--policy", "magic"], "unknown policy"),
+                     (["--rules", str(tmp_path / "none.json")], "none.json"),
+                     (["--policy", "budget"], "exactly one of"), (["--target-bpw", "3"], "only apply to the budget")):
+        capsys.readouterr()
+        assert main(["quantize", "--demo", *bad]) == 1, bad
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and msg in err, (bad, err)
+    assert len(calls) == 1  # bad options fail before the (minutes long) imatrix computation
     monkeypatch.setitem(sys.modules, "dgkernels.imatrix_compute", None)  # a build without it
     args = cli.build_parser().parse_args(["quantize", "--demo"])
     cli._setup_demo(args)
     assert args.target == "IQ2_M" and args.imatrix is None and "needs an importance matrix" in capsys.readouterr().out
+
+
+def test_imatrix_and_eval_errors_are_one_line(tiny, tmp_path, capsys):
+    """`dgkernels imatrix` and `dgkernels eval`: missing file, not a GGUF, bad option values."""
+    junk = tmp_path / "junk.gguf"
+    junk.write_text("not a model at all")
+    text = tmp_path / "t.txt"
+    text.write_text("a few words")
+    out = tmp_path / "im.gguf"
+    cases = [
+        (["imatrix", tmp_path / "missing.gguf", "--text", text, "-o", out], "missing.gguf: no such file"),
+        (["imatrix", junk, "--self", "64", "-o", out], "not a GGUF file"),
+        (["imatrix", tiny, "--text", tmp_path / "none.txt", "-o", out], "none.txt: no such text file"),
+        (["imatrix", tiny, "--self", "0", "-o", out], "positive number of tokens"),
+        (["imatrix", tiny, "--self", "many", "-o", out], "invalid int value"),
+        (["imatrix", tiny, "--text", text, "--chunks", "0", "-o", out], "chunks must be"),
+        (["imatrix", tiny, "--text", text, "--ctx", "4", "-o", out], "ctx must be"),
+        (["imatrix", tiny, "-o", out], "--self is required"),
+        (["imatrix", tiny, "--text", text], "required"),
+        (["eval", tmp_path / "missing.gguf", tiny, "--text", text], "no such file"),
+        (["eval", tiny, tiny, "--text", tmp_path / "none.txt"], "no such text file"),
+        (["eval", tiny, tiny, "--text", text, "--chunks", "0"], "positive integer"),
+    ]
+    for args, msg in cases:
+        code = main([str(a) for a in args])
+        err = capsys.readouterr().err.strip()
+        assert code != 0, args
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, (args, err)
+        assert err.startswith("dgkernels") and "error:" in err and msg in err, (args, err)
+    assert not out.exists()
 
 
 def test_main_gives_back_the_sigterm_handler(capsys):

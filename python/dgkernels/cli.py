@@ -188,7 +188,22 @@ def _setup_demo(args) -> None:
         args.output = f"{src.name.split('.')[0]}-{args.policy}-{args.target}.gguf"
     _refuse_existing(args)
     if can_compute:
+        _check_plan_options(args, src)  # a bad --policy/--type/--rules fails now, not after minutes of imatrix work
         args.imatrix = str(demo_imatrix(src, Path(args.output).parent))
+
+
+def _check_plan_options(args, src) -> None:
+    """Raise the error the plan would raise, without measuring anything (budget: only its options)."""
+    from .gguf_io import model_spec, open_gguf
+    from .policy import check_policy, make_plan
+    policy = check_policy(args.policy)
+    if policy == "budget":
+        if (args.target_bpw is None) == (args.target_size is None):
+            raise ValueError("the budget policy needs exactly one of --target-bpw or --target-size")
+        return
+    if args.target_bpw is not None or args.target_size is not None:
+        raise ValueError("--target-bpw / --target-size only apply to the budget policy")
+    make_plan(model_spec(open_gguf(src)), policy, args.target, has_imatrix=True, rules=args.rules)
 
 
 def _refuse_existing(args) -> None:
@@ -252,7 +267,17 @@ def _run(ap, argv) -> int:
     from .policy import RuleError
     try:
         if argv[:1] == ["imatrix"]:
-            from .imatrix_compute import cli_main
+            from .imatrix_compute import _parser, cli_main
+            check = _parser()
+            check.error = lambda message: _Parser.error(check, message)  # one line, not usage + message
+            ia = check.parse_args(argv[1:])
+            # cheap checks first: decoding the model's weights takes a while and prints a progress bar
+            if not Path(ia.model).is_file():
+                raise CliError(f"{ia.model}: no such file")
+            if ia.text is not None and not Path(ia.text).is_file():
+                raise CliError(f"{ia.text}: no such text file")
+            if ia.self_tokens is not None and ia.self_tokens < 1:
+                raise CliError(f"--self needs a positive number of tokens, got {ia.self_tokens}")
             return cli_main(argv[1:])
         args = ap.parse_args(argv)
         if args.command is None:
