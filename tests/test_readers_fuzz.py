@@ -318,6 +318,21 @@ def test_adversarial_headers_refused_up_front(case, tmp_path):
     assert peak[0] < MEMORY
 
 
+@pytest.mark.parametrize("kind", ["model", "imatrix"])
+def test_string_value_not_utf8(seeds, tmp_path, kind):
+    """Found by tools/fuzz/fuzz_readers.py: gguf decodes string values strictly, and the
+    UnicodeDecodeError escaped from field(); now it is a GGUFError (ImatrixError) naming the key."""
+    if kind == "model":
+        data, key = seeds["model"].replace("d\u00e9f".encode(), b"d\xff\xa9f"), "tokenizer.ggml.tokens"
+    else:
+        data, key = seeds["imatrix_gguf"].replace(b"d.txt", b"d\xfftxt"), "imatrix.datasets"
+    p = tmp_path / "bad.gguf"
+    p.write_bytes(data)
+    fn, err = READERS[kind]
+    with pytest.raises(err, match=rf"metadata {key} holds a string that is not valid UTF-8"):
+        fn(p)
+
+
 def test_valid_big_endian_file_is_accepted(seeds, tmp_path):
     p = tmp_path / "be.gguf"
     p.write_bytes(seeds["model_be"])

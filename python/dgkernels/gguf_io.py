@@ -258,7 +258,11 @@ def field(reader, key: str, default=None):
     f = reader.fields.get(key)
     if f is None:
         return default
-    return f.contents()
+    try:
+        return f.contents()
+    except UnicodeDecodeError as e:  # gguf decodes strings strictly; name the key instead
+        raise GGUFError(f"metadata {key} holds a string that is not valid UTF-8 ({e.reason} at byte {e.start})") \
+            from None
 
 
 def source_format(rt) -> str:
@@ -339,7 +343,7 @@ def copy_metadata(reader, writer, skip=()) -> None:
             continue
         vtype = f.types[0]
         sub = f.types[-1] if vtype == gguf.GGUFValueType.ARRAY and len(f.types) > 1 else None
-        val = f.contents()
+        val = field(reader, key)
         if vtype == gguf.GGUFValueType.ARRAY and len(val) == 0:
             continue  # gguf's writer cannot write empty arrays
         if key == "general.alignment":

@@ -138,11 +138,16 @@ def _load_legacy(p: Path) -> Imatrix:
 
 
 def _load_gguf(p: Path) -> Imatrix:
-    from .gguf_io import GGUFError, field, open_gguf
+    from .gguf_io import GGUFError
     try:
-        r = open_gguf(p)
-    except GGUFError as e:
+        return _load_gguf_entries(p)
+    except GGUFError as e:  # a damaged file, or damaged metadata read below
         raise ImatrixError(str(e)) from None
+
+
+def _load_gguf_entries(p: Path) -> Imatrix:
+    from .gguf_io import field, open_gguf
+    r = open_gguf(p)
     sums, cnts = {}, {}
     for t in r.tensors:
         if t.name.endswith(".in_sum2"):
