@@ -3,7 +3,7 @@
 Builds the extension with -DDGKERNELS_SANITIZE=ON (ASan + UBSan, -fno-sanitize-recover) into a cached
 build folder, then runs a focused subset of the suite against it in a child process with the ASan
 runtime preloaded: fuzzing of every decoder and encoder (hypothesis), golden vectors, ISA equality,
-errors and threads, each on every ISA this CPU has. Any sanitizer report aborts the child and fails
+errors, the Python/C++ boundary and threads, each on every ISA this CPU has. Any sanitizer report aborts the child and fails
 this test.
 
 The build needs cmake, ninja, pybind11 and a C++ compiler with the sanitizer runtimes (the `test`
@@ -17,7 +17,9 @@ tools/sanitize.sh runs the whole suite under the same build by hand.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,7 +32,7 @@ import pytest
 from helpers import REPO
 
 SUBSET = ["tests/test_fuzz.py", "tests/test_golden.py", "tests/test_isa_equality.py", "tests/test_errors.py",
-          "tests/test_threads.py"]
+          "tests/test_boundary.py", "tests/test_threads.py"]
 REPORT_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer", "SUMMARY: UndefinedBehavior")
 
 pytestmark = [
@@ -101,10 +103,9 @@ def sanitized_package(tmp_path_factory):
         r = subprocess.run(cfg, capture_output=True, text=True)
         assert r.returncode == 0, f"configuring the sanitizer build failed:\n{r.stdout}\n{r.stderr}"
     jobs = os.environ.get("DGKERNELS_SANITIZE_JOBS", str(min(os.cpu_count() or 2, 2)))
-    t0 = time.perf_counter()
-    r = subprocess.run([cmake, "--build", str(build), "-j", jobs], capture_output=True, text=True)
+    with _timed("sanitizer build"):
+        r = subprocess.run([cmake, "--build", str(build), "-j", jobs], capture_output=True, text=True)
     assert r.returncode == 0, f"the sanitizer build failed:\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}"
-    print(f"sanitizer build: {time.perf_counter() - t0:.0f} s")
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     built = build / f"_core{suffix}"
     assert built.exists(), f"the sanitizer build did not produce {built}"
@@ -117,6 +118,17 @@ def sanitized_package(tmp_path_factory):
     if not _compiler_is_clang(cxx):
         preload.append(_runtime(cxx, "libubsan"))
     return stage, preload
+
+
+@contextlib.contextmanager
+def _timed(what: str):
+    """Print wall time and the CPU time of child processes (the figure that does not depend on how busy
+    the machine is)."""
+    t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    yield
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime
+    print(f"{what}: {time.perf_counter() - t0:.0f} s wall, {cpu:.0f} s CPU in child processes")
 
 
 def _compiler_is_clang(cxx: str | None = None) -> bool:
@@ -163,14 +175,23 @@ def test_sanitized_build_is_the_one_imported(sanitized_package):
     assert r.stdout.splitlines()[0].startswith(str(stage)), r.stdout
 
 
+def test_the_sanitizer_is_live(sanitized_package):
+    """The preloaded runtime really reports (and the report is caught): a wild read in the child."""
+    stage, preload = sanitized_package
+    code = "import dgkernels, ctypes; ctypes.string_at(16)"
+    r = subprocess.run([sys.executable, "-c", code], env=_child_env(stage, preload), capture_output=True,
+                       text=True, cwd=stage, timeout=300)
+    assert r.returncode != 0 and "AddressSanitizer" in r.stderr, (r.returncode, r.stderr[-2000:])
+
+
 def test_sanitized_suite_subset(sanitized_package):
     """The fuzz tests, golden vectors, ISA equality, errors and threads under ASan+UBSan: zero reports."""
     stage, preload = sanitized_package
     tests = os.environ.get("DGKERNELS_SANITIZE_TESTS", " ".join(SUBSET)).split()
     cmd = [sys.executable, "-m", "pytest", *tests, "-q", "-x", "-m", "not slow and not cuda",
            "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(REPO)]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, env=_child_env(stage, preload), capture_output=True, text=True, cwd=REPO,
-                       timeout=int(os.environ.get("DGKERNELS_SANITIZE_TIMEOUT", "1800")))
-    print(f"sanitized subset: {time.perf_counter() - t0:.0f} s\n{r.stdout[-3000:]}")
+    with _timed("sanitized subset"):
+        r = subprocess.run(cmd, env=_child_env(stage, preload), capture_output=True, text=True, cwd=REPO,
+                           timeout=int(os.environ.get("DGKERNELS_SANITIZE_TIMEOUT", "1800")))
+    print(r.stdout[-3000:])
     _check_no_reports(r, "the sanitized test subset")
