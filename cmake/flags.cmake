@@ -10,9 +10,11 @@ function(dgk_apply_fp_flags target)
                                              -Wall -Wextra)
   endif()
   if(DGKERNELS_SANITIZE)
-    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-sanitize-recover=undefined
-                                             -fno-omit-frame-pointer)
-    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+    # ASan + UBSan, plus the float->int conversion check that -fsanitize=undefined leaves out (an
+    # out-of-range cast is undefined behaviour in C++); every report is fatal (-fno-sanitize-recover).
+    set(_dgk_san -fsanitize=address,undefined,float-cast-overflow)
+    target_compile_options(${target} PRIVATE ${_dgk_san} -fno-sanitize-recover=all -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE ${_dgk_san})
   endif()
 endfunction()
 

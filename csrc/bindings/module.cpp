@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -57,24 +58,56 @@ bool aligned(const void* p, size_t a) { return reinterpret_cast<uintptr_t>(p) % 
 // Kernels access block fields of up to 4 bytes through typed pointers: keep buffers 8-aligned.
 constexpr size_t kAlign = 8;
 
+// The kernels walk buffers linearly from .ptr: a strided or reversed view would send them outside it.
+bool c_contiguous(const py::buffer_info& b) {
+    py::ssize_t expect = b.itemsize;
+    for (py::ssize_t d = b.ndim - 1; d >= 0; --d) {
+        if (b.shape[d] != 1 && b.strides[d] != expect) return false;
+        expect *= b.shape[d];
+    }
+    return true;
+}
+
+void require_contiguous(const py::buffer_info& b, const char* what) {
+    if (!c_contiguous(b)) throw py::value_error(std::string(what) + " must be a C-contiguous buffer");
+}
+
+// Sizes are products of caller-supplied int64 values: refuse any that would overflow (and so fool the
+// size checks below) before multiplying.
+void check_product(int64_t a, int64_t b, const char* what) {
+    if (a < 0 || b < 0) throw py::value_error(std::string(what) + ": negative size");
+    if (b != 0 && a > INT64_MAX / b) throw py::value_error(std::string(what) + ": size overflows int64");
+}
+
+void check_threads(int threads) {
+    if (threads < 1 || threads > 1024)
+        throw py::value_error("threads must be between 1 and 1024, got " + std::to_string(threads));
+}
+
 void encode(int fmt, py::buffer x_buf, py::buffer out_buf, py::object imatrix_obj, int64_t nrows,
             int64_t n, int threads, int isa_i) {
     const FormatId f = checked_format(fmt);
     const Isa isa = checked_isa(isa_i);
     const FormatInfo& info = format_info(f);
+    check_threads(threads);
     py::buffer_info x = x_buf.request(), out = out_buf.request(true);
     if (nrows < 0 || n < 0 || n % info.block_weights != 0)
         throw py::value_error("row length " + std::to_string(n) + " is not a multiple of " + info.name +
                               "'s block size " + std::to_string(info.block_weights));
+    check_product(nrows, n, "x");
+    check_product(nrows * n, 4, "x");
     const int64_t row_bytes = n / info.block_weights * info.block_bytes;
-    if (x.itemsize != 4 || x.size * x.itemsize != nrows * n * 4 || (x.ndim > 0 && x.strides.back() != 4))
+    check_product(nrows, row_bytes, "out");
+    if (x.itemsize != 4 || x.size * x.itemsize != nrows * n * 4 || !c_contiguous(x))
         throw py::value_error("x must be a C-contiguous float32 buffer of rows*n values");
+    require_contiguous(out, "out");
     if (out.size * out.itemsize != nrows * row_bytes) throw py::value_error("out has the wrong number of bytes");
     const float* imatrix = nullptr;
     py::buffer_info im;
     if (!imatrix_obj.is_none()) {
         im = imatrix_obj.cast<py::buffer>().request();
         if (im.itemsize != 4 || im.size != n) throw py::value_error("imatrix must hold n float32 values");
+        require_contiguous(im, "imatrix");
         imatrix = static_cast<const float*>(im.ptr);
     }
     const float* xp = static_cast<const float*>(x.ptr);
@@ -110,9 +143,14 @@ void decode(int fmt, py::buffer data_buf, py::buffer out_buf, int out_type, int6
     if (out_type < 0 || out_type > 2) throw py::value_error("out_type must be 0 (f32), 1 (f16) or 2 (bf16)");
     const OutType ot = static_cast<OutType>(out_type);
     const int64_t out_item = ot == OutType::F32 ? 4 : 2;
+    check_threads(threads);
     py::buffer_info data = data_buf.request(), out = out_buf.request(true);
+    check_product(nblocks, info.block_bytes, "data");
+    check_product(nblocks, info.block_weights * out_item, "out");
     if (nblocks < 0 || data.size * data.itemsize != nblocks * info.block_bytes)
         throw py::value_error("data has the wrong number of bytes for " + std::to_string(nblocks) + " blocks");
+    require_contiguous(data, "data");
+    require_contiguous(out, "out");
     if (out.size * out.itemsize != nblocks * info.block_weights * out_item)
         throw py::value_error("out has the wrong number of bytes");
     const void* src = data.ptr;
@@ -166,6 +204,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("find_nonfinite", [](py::buffer buf) -> int64_t {
         py::buffer_info b = buf.request();
         if (b.itemsize != 4) throw py::value_error("find_nonfinite expects float32 data");
+        require_contiguous(b, "find_nonfinite's argument");
         const auto* p = static_cast<const uint8_t*>(b.ptr);
         const int64_t n = b.size;
         py::gil_scoped_release nogil;

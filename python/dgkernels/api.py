@@ -13,6 +13,12 @@ __all__ = ["quantize", "dequantize", "default_threads"]
 
 _OUT_TYPES = {"float32": 0, "float16": 1, "bfloat16": 2}
 
+# Importance values up to this bound, with inputs inside the fp16 range, always give finite scales. Larger
+# ones are accepted as ggml accepts them, but the encoders' float32 sums of imatrix * sqrt(sigma2 + x^2) * x^2
+# can overflow (from about 1e26 for |x| near 3e4) and then give NaN scales exactly as ggml does. Real
+# importance matrices hold mean squared activations, far below it.
+SAFE_IMATRIX_MAX = 1e20
+
 
 def _on_gpu(x) -> bool:
     """Torch CUDA tensors and __cuda_array_interface__ objects go to the GPU path; numpy stays here."""
@@ -123,13 +129,13 @@ def quantize(x, fmt, *, imatrix=None, out=None, threads=None) -> np.ndarray:
     if out is None:
         out = np.empty(shape, dtype=np.uint8)
     else:
-        _check_out(out, shape, np.dtype(np.uint8))
+        _check_out(out, shape, np.dtype(np.uint8), x=x, imatrix=im)
     nrows = x.size // n
     _core.encode(f.index, x, out, im, nrows, n, nthreads, _core.active_isa())
     return out
 
 
-def _check_out(out, shape, dtype) -> None:
+def _check_out(out, shape, dtype, **inputs) -> None:
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array, not {type(out).__name__}")
     if out.dtype != dtype:
@@ -140,6 +146,10 @@ def _check_out(out, shape, dtype) -> None:
         raise ValueError("out must be C-contiguous")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
+    for name, a in inputs.items():
+        # the kernels read their input while writing out: the two must not share memory
+        if a is not None and np.may_share_memory(out, a):
+            raise ValueError(f"out overlaps {name}: pass a separate output buffer")
 
 
 def _as_bytes(data) -> np.ndarray:
@@ -201,6 +211,6 @@ def dequantize(data, fmt, *, n_per_row=None, dtype=np.float32, out=None, threads
     if out is None:
         out = np.empty(shape, dtype=out_dtype)
     else:
-        _check_out(out, shape, out_dtype)
+        _check_out(out, shape, out_dtype, data=data)
     _core.decode(f.index, data, out, out_type, data.size // f.block_bytes, _check_threads(threads), _core.active_isa())
     return out

@@ -86,6 +86,14 @@ def load_imatrix(path) -> Imatrix:
     return im
 
 
+def _check_values(v: np.ndarray, p: Path, name: str, what: str) -> None:
+    """Mean squares, sums of squares and counts are finite and non-negative; anything else is damage."""
+    bad = np.flatnonzero(~np.isfinite(v) | (v < 0))
+    if bad.size:
+        raise ImatrixError(f"{p}: entry {name}: {what} must be finite and non-negative; item {int(bad[0])} is "
+                           f"{v[bad[0]]} ({bad.size} such items)")
+
+
 def _load_legacy(p: Path) -> Imatrix:
     data = p.read_bytes()
     pos = 0
@@ -116,6 +124,7 @@ def _load_legacy(p: Path) -> Imatrix:
             raise ImatrixError(f"{p}: bad value count {nval} for entry {name}")
         v = np.frombuffer(data, dtype="<f4", count=nval, offset=pos).astype(np.float32)
         pos += 4 * nval
+        _check_values(v, p, name, "values")
         values[name] = (v / np.float32(ncall) if ncall > 0 else v.copy()).reshape(1, -1)
         counts[name] = np.array([max(ncall, 0)], np.int64)
     chunks, datasets = 0, []
@@ -129,11 +138,16 @@ def _load_legacy(p: Path) -> Imatrix:
 
 
 def _load_gguf(p: Path) -> Imatrix:
-    from .gguf_io import GGUFError, field, open_gguf
+    from .gguf_io import GGUFError
     try:
-        r = open_gguf(p)
-    except GGUFError as e:
+        return _load_gguf_entries(p)
+    except GGUFError as e:  # a damaged file, or damaged metadata read below
         raise ImatrixError(str(e)) from None
+
+
+def _load_gguf_entries(p: Path) -> Imatrix:
+    from .gguf_io import field, open_gguf
+    r = open_gguf(p)
     sums, cnts = {}, {}
     for t in r.tensors:
         if t.name.endswith(".in_sum2"):
@@ -152,6 +166,8 @@ def _load_gguf(p: Path) -> Imatrix:
             raise ImatrixError(f"{p}: entry {name}: sums and counts must be F32")
         n_mat = int(c.n_elements)
         sv = np.asarray(s.data, dtype=np.float32).reshape(-1)
+        _check_values(sv, p, name, "sums")
+        _check_values(np.asarray(c.data, dtype=np.float32).reshape(-1), p, name, "counts")
         if n_mat < 1 or sv.size % n_mat:
             raise ImatrixError(f"{p}: entry {name}: {sv.size} sums do not split into {n_mat} matrices")
         sv = sv.reshape(n_mat, -1)

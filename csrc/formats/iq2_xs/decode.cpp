@@ -21,7 +21,10 @@ void decode_iq2_xs(const void* src, float* dst, int64_t nblocks) {
                 const uint8_t signs = ksigns_iq2xs[code >> 9];    // 7 bits
                 for (int j = 0; j < 8; ++j) {
                     const float mag = (float)((point >> (8 * j)) & 0xffu);
-                    *dst++ = db[l / 2] * mag * (((signs >> j) & 1u) ? -1.f : 1.f);
+                    // ggml's `* (s ? -1.f : 1.f)`, which GCC at -O2 compiles to a sign flip: write the flip, so
+                    // NaN lanes (from NaN fp16 scales) carry the same sign at every -O level and on every ISA.
+                    const float v = db[l / 2] * mag;
+                    *dst++ = ((signs >> j) & 1u) ? -v : v;
                 }
             }
         }

@@ -25,7 +25,10 @@ void decode_iq3_xxs(const void* src, float* dst, int64_t nblocks) {
                 const uint64_t pair = (uint64_t)iq3xxs_grid[idx[2 * l]] | ((uint64_t)iq3xxs_grid[idx[2 * l + 1]] << 32);
                 for (int j = 0; j < 8; ++j) {
                     const float mag = (float)((pair >> (8 * j)) & 0xffu);
-                    *dst++ = db * mag * (((signs >> j) & 1u) ? -1.f : 1.f);
+                    // ggml's `* (s ? -1.f : 1.f)`, which GCC at -O2 compiles to a sign flip: write the flip, so
+                    // NaN lanes (from NaN fp16 scales) carry the same sign at every -O level and on every ISA.
+                    const float v = db * mag;
+                    *dst++ = ((signs >> j) & 1u) ? -v : v;
                 }
             }
         }

@@ -91,6 +91,8 @@ class GGUFFile:
 
     def __init__(self, path):
         self.path = Path(path)
+        from ..gguf_io import check_gguf
+        check_gguf(self.path)  # damaged files refused up front with a GGUFError (a ValueError) naming the problem
         self._mm = np.memmap(self.path, dtype=np.uint8, mode="r")
         # parse the header from a bytes copy (slicing bytes is far cheaper than slicing the map);
         # start small and grow only for files whose metadata is larger
