@@ -11,4 +11,8 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dpybind11_DIR="$("$py" -m pybind11 --cmakedir)" -DDGKERNELS_CUDA=OFF "$@" >/dev/null
 fi
 cmake --build "$build"
-cp "$build"/_core*.so python/dgkernels/
+# copy, then rename: a process that has the old module loaded keeps its (unlinked) file intact
+for so in "$build"/_core*.so "$build"/_cuda*.so; do
+  [ -f "$so" ] || continue
+  cp "$so" "python/dgkernels/.$(basename "$so").tmp" && mv -f "python/dgkernels/.$(basename "$so").tmp" "python/dgkernels/$(basename "$so")"
+done
