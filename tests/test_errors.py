@@ -198,6 +198,24 @@ def test_nonfinite_input(fmt, bad, shown):
         dg.quantize(x, fmt)
 
 
+@pytest.mark.parametrize("n", [1, 7, 511, 512, 513, 1024, 1500])
+def test_first_nonfinite_is_reported_across_scan_chunks(n):
+    """The scan works in chunks: the first bad value wins wherever the chunk borders fall."""
+    rng = np.random.default_rng(n)
+    for _ in range(30):
+        x = rng.standard_normal(n).astype(np.float32)
+        picks = rng.choice(n, size=min(n, 3), replace=False)
+        for p, v in zip(picks, (np.nan, np.inf, -np.inf)):
+            x[p] = v
+        assert dg._core.find_nonfinite(x) == picks.min()
+        x[picks] = 1.0
+        assert dg._core.find_nonfinite(x) == -1
+    # any alignment: a float32 view starting one float into a buffer
+    y = np.zeros(n + 1, np.float32)
+    y[n] = np.inf
+    assert dg._core.find_nonfinite(y[1:]) == n - 1
+
+
 def test_nonfinite_after_float64_conversion():
     x = np.ones((1, 32), np.float64)
     x[0, 3] = 1e300  # finite in float64, inf once converted to float32

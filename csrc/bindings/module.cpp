@@ -13,6 +13,7 @@
 #include "dgk/cpu.h"
 #include "dgk/dispatch.h"
 #include "dgk/registry.h"
+#include "dgk/scan.h"
 #include "dgk/tables.h"
 #include "dgk/thread_pool.h"
 
@@ -205,15 +206,9 @@ PYBIND11_MODULE(_core, m) {
         py::buffer_info b = buf.request();
         if (b.itemsize != 4) throw py::value_error("find_nonfinite expects float32 data");
         require_contiguous(b, "find_nonfinite's argument");
-        const auto* p = static_cast<const uint8_t*>(b.ptr);
         const int64_t n = b.size;
         py::gil_scoped_release nogil;
-        for (int64_t i = 0; i < n; ++i) {
-            uint32_t u;
-            std::memcpy(&u, p + 4 * i, 4);
-            if ((u & 0x7f800000u) == 0x7f800000u) return i;
-        }
-        return -1;
+        return dgk::find_nonfinite(b.ptr, n);
     }, "Index of the first NaN or Inf in a contiguous float32 buffer, or -1.");
 
     m.def("cpu_has_avx2", &cpu_has_avx2);
