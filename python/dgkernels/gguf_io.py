@@ -44,6 +44,10 @@ def check_gguf(path) -> dict:
     p = Path(path)
     size = p.stat().st_size
     if size < 24:
+        with open(p, "rb") as fh:
+            head = fh.read(4)
+        if not b"GGUF".startswith(head) or not head:  # say "not a GGUF file" before "truncated"
+            raise GGUFError(f"{p}: not a GGUF file (it does not start with the GGUF magic)")
         raise GGUFError(f"{p}: truncated GGUF file ({size} bytes; the header alone takes 24)")
     with open(p, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         return _check_layout(buf, size, f"{p}: damaged or unsupported GGUF file")
