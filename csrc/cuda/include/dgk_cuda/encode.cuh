@@ -55,23 +55,29 @@ DGKC_HD void imatrix_weights32(const float* xb, const float* qw, float sigma2, f
     for (int j = 0; j < QK; ++j) w[j] = qw[j] * sqrtf(sigma2 + xb[j] * xb[j]);
 }
 
+// Q4_0 / Q5_0: d = signed extreme / -NMAX without imatrix, the weighted symmetric search with one;
+// levels 0..2*NMAX-1 into q.
+template <int NMAX> DGKC_HD void encode_q_0(const float* x, const float* qw, float sigma2, uint16_t* d_out,
+                                            uint8_t* q) {
+    if (!qw) {
+        const float d = signed_absmax32(x) / -NMAX;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        *d_out = f32_to_fp16(d);
+        for (int j = 0; j < QK; ++j) q[j] = clamp_s8_to_u8(x[j] * id + (NMAX + 0.5f), 2 * NMAX - 1);
+        return;
+    }
+    float w[QK];
+    int8_t L[QK];
+    imatrix_weights32(x, qw, sigma2, w);
+    *d_out = f32_to_fp16(make_qx_quants(QK, NMAX, x, L, 1, w));
+    for (int j = 0; j < QK; ++j) q[j] = (uint8_t)L[j];
+}
 template <> struct Enc<F_Q4_0> {
     static constexpr bool available = true;
     DGKC_HD static void run(const float* x, const float* qw, float sigma2, uint8_t* p) {
         auto* out = (block_q4_0*)p;
         uint8_t q[QK];
-        if (!qw) {
-            const float d = signed_absmax32(x) / -8;
-            const float id = d != 0.0f ? 1.0f / d : 0.0f;
-            out->d = f32_to_fp16(d);
-            for (int j = 0; j < QK; ++j) q[j] = clamp_s8_to_u8(x[j] * id + 8.5f, 15);
-        } else {
-            float w[QK];
-            int8_t L[QK];
-            imatrix_weights32(x, qw, sigma2, w);
-            out->d = f32_to_fp16(make_qx_quants(QK, 8, x, L, 1, w));
-            for (int j = 0; j < QK; ++j) q[j] = (uint8_t)L[j];
-        }
+        encode_q_0<8>(x, qw, sigma2, &out->d, q);
         pack_q4(q, out->qs);
     }
 };
@@ -80,18 +86,7 @@ template <> struct Enc<F_Q5_0> {
     DGKC_HD static void run(const float* x, const float* qw, float sigma2, uint8_t* p) {
         auto* out = (block_q5_0*)p;
         uint8_t q[QK];
-        if (!qw) {
-            const float d = signed_absmax32(x) / -16;
-            const float id = d != 0.0f ? 1.0f / d : 0.0f;
-            out->d = f32_to_fp16(d);
-            for (int j = 0; j < QK; ++j) q[j] = clamp_s8_to_u8(x[j] * id + 16.5f, 31);
-        } else {
-            float w[QK];
-            int8_t L[QK];
-            imatrix_weights32(x, qw, sigma2, w);
-            out->d = f32_to_fp16(make_qx_quants(QK, 16, x, L, 1, w));
-            for (int j = 0; j < QK; ++j) q[j] = (uint8_t)L[j];
-        }
+        encode_q_0<16>(x, qw, sigma2, &out->d, q);
         pack_q5(q, out->qs, out->qh);
     }
 };
