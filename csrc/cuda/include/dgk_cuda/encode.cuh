@@ -395,17 +395,23 @@ template <int NMAX> DGKC_HD void kq45_requantize(const float* x, const uint8_t* 
         for (int i = 0; i < 32; ++i) L[32 * j + i] = (uint8_t)clampi(nearest_int((x[32 * j + i] + dm) / d), 0, NMAX);
     }
 }
+// Q4_K / Q5_K: scales and mins (6-bit codes), super-block d/dmin, then the levels requantized with the
+// stored (rounded) scales, as ggml does.
+template <int NMAX, class Block> DGKC_HD void kq45_levels(const float* x, const float* qw, Block& b, uint8_t* L) {
+    uint8_t ls[8], lm[8];
+    float d, m;
+    kq45_scales<NMAX>(x, qw, L, ls, lm, &d, &m);
+    pack_scale_min6(ls, lm, b.scales);
+    b.d = f32_to_fp16(d);
+    b.dmin = f32_to_fp16(m);
+    kq45_requantize<NMAX>(x, b.scales, b.d, b.dmin, L);
+}
 template <> struct Enc<F_Q4_K> {
     static constexpr bool available = true;
     DGKC_HD static void run(const float* x, const float* qw, float, uint8_t* p) {
         auto& b = *(block_q4_k*)p;
-        uint8_t L[256], ls[8], lm[8];
-        float d, m;
-        kq45_scales<15>(x, qw, L, ls, lm, &d, &m);
-        pack_scale_min6(ls, lm, b.scales);
-        b.d = f32_to_fp16(d);
-        b.dmin = f32_to_fp16(m);
-        kq45_requantize<15>(x, b.scales, b.d, b.dmin, L);
+        uint8_t L[256];
+        kq45_levels<15>(x, qw, b, L);
         for (int c = 0; c < 4; ++c)
             for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
     }
@@ -414,13 +420,8 @@ template <> struct Enc<F_Q5_K> {
     static constexpr bool available = true;
     DGKC_HD static void run(const float* x, const float* qw, float, uint8_t* p) {
         auto& b = *(block_q5_k*)p;
-        uint8_t L[256], ls[8], lm[8];
-        float d, m;
-        kq45_scales<31>(x, qw, L, ls, lm, &d, &m);
-        pack_scale_min6(ls, lm, b.scales);
-        b.d = f32_to_fp16(d);
-        b.dmin = f32_to_fp16(m);
-        kq45_requantize<31>(x, b.scales, b.d, b.dmin, L);
+        uint8_t L[256];
+        kq45_levels<31>(x, qw, b, L);
         for (int i = 0; i < 32; ++i) b.qh[i] = 0;
         for (int c = 0; c < 4; ++c) {
             for (int l = 0; l < 32; ++l) {
