@@ -198,6 +198,33 @@ def test_nonfinite_input(fmt, bad, shown):
         dg.quantize(x, fmt)
 
 
+ENCODABLE = [f.name for f in dg.formats()]
+
+
+@pytest.mark.parametrize("fmt", ENCODABLE)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_first_nonfinite_found_while_encoding(fmt, threads, isa, rng):
+    """Encoders check each row as they encode it (the legacy AVX2 ones on the values they load):
+    whatever row, block or lane holds the bad values, the error names the first one in row order,
+    with any thread count, and a caller's `out` is left untouched."""
+    f = dg.format_info(fmt)
+    n = f.block_weights * 9  # 9 blocks: legacy AVX2 encoders work on octets, the last one partial
+    im = np.ones(n, np.float32) if f.requires_imatrix else None
+    for _ in range(6):
+        x = rng.standard_normal((5, n)).astype(np.float32)
+        picks = rng.choice(x.size, size=3, replace=False)
+        x.reshape(-1)[picks] = rng.permutation([np.nan, np.inf, -np.inf])
+        first = np.unravel_index(picks.min(), x.shape)
+        with pytest.raises(ValueError, match=rf"non-finite value .* at index \({first[0]}, {first[1]}\)"):
+            dg.quantize(x, fmt, imatrix=im, threads=threads)
+        out = np.full((5, f.row_bytes(n)), 0xAB, np.uint8)
+        with pytest.raises(ValueError, match=rf"at index \({first[0]}, {first[1]}\)"):
+            dg.quantize(x, fmt, imatrix=im, threads=threads, out=out)
+        assert np.all(out == 0xAB)
+        x.reshape(-1)[picks] = 0.5
+        assert dg.quantize(x, fmt, imatrix=im, threads=threads).shape == (5, f.row_bytes(n))
+
+
 @pytest.mark.parametrize("n", [1, 7, 511, 512, 513, 1024, 1500])
 def test_first_nonfinite_is_reported_across_scan_chunks(n):
     """The scan works in chunks: the first bad value wins wherever the chunk borders fall."""

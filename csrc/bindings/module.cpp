@@ -85,8 +85,9 @@ void check_threads(int threads) {
         throw py::value_error("threads must be between 1 and 1024, got " + std::to_string(threads));
 }
 
-void encode(int fmt, py::buffer x_buf, py::buffer out_buf, py::object imatrix_obj, int64_t nrows,
-            int64_t n, int threads, int isa_i) {
+// Returns -1, or the flat index of x's first NaN/Inf (then out is partly unwritten).
+int64_t encode(int fmt, py::buffer x_buf, py::buffer out_buf, py::object imatrix_obj, int64_t nrows,
+               int64_t n, int threads, int isa_i) {
     const FormatId f = checked_format(fmt);
     const Isa isa = checked_isa(isa_i);
     const FormatInfo& info = format_info(f);
@@ -129,11 +130,10 @@ void encode(int fmt, py::buffer x_buf, py::buffer out_buf, py::object imatrix_ob
         tmp.resize(static_cast<size_t>((nrows * row_bytes + 7) / 8));
         dst = tmp.data();
     }
-    {
-        py::gil_scoped_release nogil;
-        encode_rows(f, xp, dst, nrows, n, imatrix, threads, isa);
-        if (dst != out.ptr) std::memcpy(out.ptr, dst, static_cast<size_t>(nrows * row_bytes));
-    }
+    py::gil_scoped_release nogil;
+    const int64_t bad = encode_rows(f, xp, dst, nrows, n, imatrix, threads, isa);
+    if (dst != out.ptr) std::memcpy(out.ptr, dst, static_cast<size_t>(nrows * row_bytes));
+    return bad;
 }
 
 void decode(int fmt, py::buffer data_buf, py::buffer out_buf, int out_type, int64_t nblocks, int threads,

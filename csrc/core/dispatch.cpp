@@ -1,9 +1,11 @@
 #include "dgk/dispatch.h"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "dgk/fp.h"
+#include "dgk/scan.h"
 #include "dgk/thread_pool.h"
 
 namespace dgk {
@@ -28,16 +30,34 @@ void convert_f32(const float* src, void* dst, OutType out, int64_t n, Isa isa) {
     }
 }
 
-void encode_rows(FormatId f, const float* x, void* dst, int64_t nrows, int64_t n,
-                 const float* imatrix, int threads, Isa isa) {
+int64_t encode_rows(FormatId f, const float* x, void* dst, int64_t nrows, int64_t n,
+                    const float* imatrix, int threads, Isa isa) {
     const FormatInfo& info = format_info(f);
-    const EncodeFn enc = kernels(f, isa).encode;
+    const Kernels& k = kernels(f, isa);
     const int64_t row_bytes = n / info.block_weights * info.block_bytes;
     const int64_t min_rows = std::max<int64_t>(1, kMinWeightsPerThread / std::max<int64_t>(1, n));
+    auto encode_row = [&](const float* row, uint8_t* out) -> int64_t {
+        if (k.encode_checked) return k.encode_checked(row, out, n, imatrix);
+        const int64_t j = find_nonfinite(row, n, isa);  // leaves the row in L1/L2 for the encoder
+        if (j < 0) k.encode(row, out, n, imatrix);
+        return j;
+    };
+    // Rows are contiguous per thread, and a thread stops at its first bad row: the smallest index
+    // any thread reports is the first non-finite value of the whole input.
+    std::atomic<int64_t> first_bad{-1};
     parallel_for(nrows, threads, min_rows, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r)
-            enc(x + r * n, static_cast<uint8_t*>(dst) + r * row_bytes, n, imatrix);
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t j = encode_row(x + r * n, static_cast<uint8_t*>(dst) + r * row_bytes);
+            if (j >= 0) {
+                const int64_t at = r * n + j;
+                int64_t cur = first_bad.load();
+                while ((cur < 0 || at < cur) && !first_bad.compare_exchange_weak(cur, at)) {
+                }
+                return;
+            }
+        }
     });
+    return first_bad.load();
 }
 
 void decode_blocks(FormatId f, const void* src, void* dst, OutType out, int64_t nblocks,

@@ -24,6 +24,7 @@ const Kernels* avx2_kernel_table() {
             Kernels& k = table[static_cast<int>((*e)->format)];
             if ((*e)->decode) k.decode = (*e)->decode;
             if ((*e)->encode) k.encode = (*e)->encode;
+            if ((*e)->encode_checked) k.encode_checked = (*e)->encode_checked;
         }
         return true;
     }();

@@ -38,6 +38,7 @@ const Kernels& kernels(FormatId f, Isa isa) {
             for (int k = 0; k < kNumFormats; ++k) {
                 merged[k].decode = avx2[k].decode ? avx2[k].decode : kScalar[k].decode;
                 merged[k].encode = avx2[k].encode ? avx2[k].encode : kScalar[k].encode;
+                merged[k].encode_checked = avx2[k].encode ? avx2[k].encode_checked : nullptr;
             }
             return true;
         }();

@@ -81,7 +81,10 @@ def _as_float32(x, what: str) -> np.ndarray:
 
 
 def _check_finite(x: np.ndarray, what: str) -> None:
-    i = _core.find_nonfinite(x)
+    _raise_nonfinite(x, what, _core.find_nonfinite(x))
+
+
+def _raise_nonfinite(x: np.ndarray, what: str, i: int) -> None:
     if i >= 0:
         idx = np.unravel_index(i, x.shape)
         raise ValueError(f"{what} contains a non-finite value ({x.reshape(-1)[i]}) at index {tuple(int(v) for v in idx)}; "
@@ -122,7 +125,6 @@ def quantize(x, fmt, *, imatrix=None, out=None, threads=None) -> np.ndarray:
     n = x.shape[-1]
     if n == 0 or n % f.block_weights:
         raise ValueError(f"row length {n} is not a multiple of {f.name}'s block size {f.block_weights}")
-    _check_finite(x, "x")
     im = _imatrix_for(f, imatrix, n)
     nthreads = _check_threads(threads)
     shape = (*x.shape[:-1], f.row_bytes(n))
@@ -130,8 +132,10 @@ def quantize(x, fmt, *, imatrix=None, out=None, threads=None) -> np.ndarray:
         out = np.empty(shape, dtype=np.uint8)
     else:
         _check_out(out, shape, np.dtype(np.uint8), x=x, imatrix=im)
+        _check_finite(x, "x")  # a caller's out stays untouched on error, so check before writing
     nrows = x.size // n
-    _core.encode(f.index, x, out, im, nrows, n, nthreads, _core.active_isa())
+    # the kernels check each row for NaN/Inf as they encode it (no separate pass over memory)
+    _raise_nonfinite(x, "x", _core.encode(f.index, x, out, im, nrows, n, nthreads, _core.active_isa()))
     return out
 
 

@@ -10,6 +10,8 @@
 
 #include "avx2_math.h"
 #include "dgk/blocks.h"
+#include "dgk/registry.h"
+#include "dgk/scan.h"
 #include "legacy_pack.h"
 
 namespace dgk::avx2 {
@@ -68,13 +70,16 @@ static inline void store_scaled_offset32(__m256i q, float d, float m, float* dst
 // Runs body(xt, wt, b0, cnt) on blocks b0..b0+cnt-1 of the row, cnt <= 8, transposed (xt[i] lane g
 // = element i of block b0+g). With an imatrix, wt holds ggml's weights qw*sqrt(sigma2 + x^2), else
 // it is null. A last partial octet is padded with zero blocks, whose results the body drops.
+// Returns whether every value of the row was finite: the check rides on the loads the encoder makes
+// anyway (x - x is 0 unless x is NaN or Inf), so no separate pass over the row is needed.
 template <class Body>
-static inline void for_each_block_octet(const float* x, const float* qw, int64_t n, Body body) {
+static inline bool for_each_block_octet(const float* x, const float* qw, int64_t n, Body body) {
     const int64_t nb = n / QK;
     // sigma2 is a sequential sum over the row, so it stays scalar
     const __m256 s2 = _mm256_set1_ps(qw ? ref::row_sigma2(x, n) : 0.0f);
     alignas(32) float pad_x[8 * QK], pad_w[8 * QK];
     __m256 xt[QK], wt[QK];
+    __m256 nonfinite = _mm256_setzero_ps();
     for (int64_t b0 = 0; b0 < nb; b0 += 8) {
         const int cnt = nb - b0 < 8 ? static_cast<int>(nb - b0) : 8;
         const float* xs = x + b0 * QK;
@@ -87,7 +92,10 @@ static inline void for_each_block_octet(const float* x, const float* qw, int64_t
             ws = ws ? pad_w : nullptr;
         }
         for (int c = 0; c < QK / 8; ++c) {
-            for (int g = 0; g < 8; ++g) xt[8 * c + g] = _mm256_loadu_ps(xs + g * QK + 8 * c);
+            for (int g = 0; g < 8; ++g) {
+                xt[8 * c + g] = _mm256_loadu_ps(xs + g * QK + 8 * c);
+                nonfinite = _mm256_or_ps(nonfinite, _mm256_sub_ps(xt[8 * c + g], xt[8 * c + g]));
+            }
             transpose8x8_ps(xt + 8 * c);
         }
         if (ws) {
@@ -100,6 +108,14 @@ static inline void for_each_block_octet(const float* x, const float* qw, int64_t
         }
         body(xt, ws ? wt : nullptr, b0, cnt);
     }
+    const __m256i bits = _mm256_castps_si256(nonfinite);  // all bits: a NaN's sign may be clear
+    return _mm256_testz_si256(bits, bits);
+}
+
+// The plain EncodeFn of a checked encoder, for callers that validated the row themselves.
+template <CheckedEncodeFn Checked>
+static void encode_unchecked(const float* x, void* dst, int64_t n, const float* imatrix) {
+    Checked(x, dst, n, imatrix);
 }
 
 // Where an octet's blocks are written: straight into the row when all eight exist, else into a

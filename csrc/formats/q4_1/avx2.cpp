@@ -13,9 +13,9 @@ void decode_q4_1(const void* src, float* dst, int64_t nblocks) {
         store_scaled_offset32(unpack_nibbles32(blocks[b].qs), fp16_scale(blocks[b].d), fp16_scale(blocks[b].m), dst);
 }
 
-void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
+int64_t encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* out = static_cast<block_q4_1*>(dst);
-    for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
+    const bool finite = for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
         __m256i qt[QK];
         __m256 d, m;
         bool clean = true;  // levels known to be 0..15 (the imatrix search's are)
@@ -46,10 +46,12 @@ void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
         store_nibbles_t(qt, clean ? NibblePack::Clean : NibblePack::Q4, qs);
         o.flush();
     });
+    return finite ? -1 : find_nonfinite(x, n);
 }
 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q4_1 = {FormatId::Q4_1, avx2::decode_q4_1, avx2::encode_q4_1};
+extern const IsaKernels avx2_kernels_q4_1 = {FormatId::Q4_1, avx2::decode_q4_1, avx2::encode_unchecked<avx2::encode_q4_1>,
+                                                 avx2::encode_q4_1};
 }

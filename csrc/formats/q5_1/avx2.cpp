@@ -16,9 +16,9 @@ void decode_q5_1(const void* src, float* dst, int64_t nblocks) {
     }
 }
 
-void encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) {
+int64_t encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* out = static_cast<block_q5_1*>(dst);
-    for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
+    const bool finite = for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
         __m256i qt[QK];
         __m256 d, m;
         if (wt) {
@@ -52,10 +52,12 @@ void encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) {
         store_nibbles_t(qt, NibblePack::Q5, qs);
         o.flush();
     });
+    return finite ? -1 : find_nonfinite(x, n);
 }
 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q5_1 = {FormatId::Q5_1, avx2::decode_q5_1, avx2::encode_q5_1};
+extern const IsaKernels avx2_kernels_q5_1 = {FormatId::Q5_1, avx2::decode_q5_1, avx2::encode_unchecked<avx2::encode_q5_1>,
+                                                 avx2::encode_q5_1};
 }

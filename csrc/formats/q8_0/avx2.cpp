@@ -13,9 +13,9 @@ void decode_q8_0(const void* src, float* dst, int64_t nblocks) {
 }
 
 // d = amax / 127, q = roundf(x * (1/d)) (half away from zero), as ref.cpp.
-void encode_q8_0(const float* x, void* dst, int64_t n, const float*) {
+int64_t encode_q8_0(const float* x, void* dst, int64_t n, const float*) {
     auto* out = static_cast<block_q8_0*>(dst);
-    for_each_block_octet(x, nullptr, n, [out](const __m256* xt, const __m256*, int64_t b0, int cnt) {
+    const bool finite = for_each_block_octet(x, nullptr, n, [out](const __m256* xt, const __m256*, int64_t b0, int cnt) {
         const __m256 d = _mm256_div_ps(block_absmax_t(xt), _mm256_set1_ps(127.0f));
         const __m256 id = recip_or_zero(d);
         __m256i qt[QK];
@@ -32,10 +32,12 @@ void encode_q8_0(const float* x, void* dst, int64_t n, const float*) {
         store_bytes32_t(qt, qs);
         o.flush();
     });
+    return finite ? -1 : find_nonfinite(x, n);
 }
 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q8_0 = {FormatId::Q8_0, avx2::decode_q8_0, avx2::encode_q8_0};
+extern const IsaKernels avx2_kernels_q8_0 = {FormatId::Q8_0, avx2::decode_q8_0, avx2::encode_unchecked<avx2::encode_q8_0>,
+                                                 avx2::encode_q8_0};
 }

@@ -24,9 +24,15 @@ using DecodeFn = void (*)(const void* src, float* dst, int64_t nblocks);
 // Encode one row of `n` weights (a multiple of the block size). `imatrix` has n entries or is null.
 using EncodeFn = void (*)(const float* x, void* dst, int64_t n, const float* imatrix);
 
+// An encoder that also checks its row for NaN/Inf on the values it loads anyway: returns -1, or the
+// index of the row's first non-finite value (its output is then unspecified). Optional: where a
+// format has none, encode_rows scans each row before encoding it.
+using CheckedEncodeFn = int64_t (*)(const float* x, void* dst, int64_t n, const float* imatrix);
+
 struct Kernels {
     DecodeFn decode = nullptr;
     EncodeFn encode = nullptr;
+    CheckedEncodeFn encode_checked = nullptr;
 };
 
 // One ISA's kernels of one format (null = use the scalar reference), see csrc/core/isa_tables.cpp.
@@ -34,6 +40,7 @@ struct IsaKernels {
     FormatId format;
     DecodeFn decode;
     EncodeFn encode;
+    CheckedEncodeFn encode_checked = nullptr;
 };
 
 struct FormatInfo {
