@@ -67,7 +67,11 @@ def adversarial_rows(rng, n: int) -> np.ndarray:
         rng.standard_normal(-(-n // 16))[group16].astype(np.float32),      # constant sub-blocks
         (g * 1e36).astype(np.float32),                                  # x*x itself is inf
     ]
-    return np.stack(rows)
+    # every 32-weight block from a random one of the rows above: octets of blocks in which some
+    # take a fast path and others the general one
+    kinds = np.stack(rows)
+    pick = np.repeat(rng.integers(0, len(rows), -(-n // 32)), 32)[:n]
+    return np.vstack([kinds, kinds[pick, np.arange(n)]])
 
 
 def row_lengths(f) -> list[int]:
