@@ -42,8 +42,8 @@ int64_t encode_rows(FormatId f, const float* x, void* dst, int64_t nrows, int64_
         if (j < 0) k.encode(row, out, n, imatrix);
         return j;
     };
-    // Rows are contiguous per thread, and a thread stops at its first bad row: the smallest index
-    // any thread reports is the first non-finite value of the whole input.
+    // Every chunk of rows runs, each stopping at its first bad row: the smallest index any chunk
+    // reports is the first non-finite value of the whole input.
     std::atomic<int64_t> first_bad{-1};
     parallel_for(nrows, threads, min_rows, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {

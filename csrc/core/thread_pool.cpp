@@ -17,6 +17,8 @@ int hardware_threads() {
 
 namespace {
 
+constexpr int64_t kChunksPerThread = 4;
+
 class Pool {
 public:
     ~Pool() {
@@ -28,11 +30,12 @@ public:
         for (auto& t : workers_) t.join();
     }
 
-    // Returns false if another job is running (the caller then runs inline).
-    bool run(int nchunks, const std::function<void(int)>& chunk) {
+    // Runs chunk(0..nchunks-1) on the caller and `threads - 1` workers, each taking the next chunk
+    // as it gets free. Returns false if another job is running (the caller then runs inline).
+    bool run(int threads, int nchunks, const std::function<void(int)>& chunk) {
         std::unique_lock<std::mutex> busy(job_mutex_, std::try_to_lock);
         if (!busy.owns_lock()) return false;
-        ensure_workers(nchunks - 1);
+        ensure_workers(threads - 1);
         std::exception_ptr first_error;
         std::mutex err_m;
         const std::function<void(int)> guarded = [&](int c) {
@@ -120,18 +123,22 @@ void parallel_for(int64_t n, int threads, int64_t min_chunk,
                   const std::function<void(int64_t, int64_t)>& fn) {
     if (n <= 0) return;
     min_chunk = std::max<int64_t>(1, min_chunk);
-    int64_t nchunks = std::min<int64_t>(std::max(1, threads), (n + min_chunk - 1) / min_chunk);
-    if (nchunks <= 1) {
+    const int64_t max_chunks = (n + min_chunk - 1) / min_chunk;
+    const int64_t nthreads = std::min<int64_t>(std::max(1, threads), max_chunks);
+    if (nthreads <= 1) {
         fn(0, n);
         return;
     }
+    // Several chunks per thread, handed out as threads get free: a thread slowed down by another
+    // process (or a slower core) takes fewer, instead of the whole call waiting for its half.
+    int64_t nchunks = std::min<int64_t>(nthreads * kChunksPerThread, max_chunks);
     const int64_t per = (n + nchunks - 1) / nchunks;
     nchunks = (n + per - 1) / per;
     auto chunk = [&](int c) {
         const int64_t b = c * per, e = std::min(n, b + per);
         if (b < e) fn(b, e);
     };
-    if (!pool().run(static_cast<int>(nchunks), chunk)) fn(0, n);
+    if (!pool().run(static_cast<int>(nthreads), static_cast<int>(nchunks), chunk)) fn(0, n);
 }
 
 }  // namespace dgk
