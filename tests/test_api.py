@@ -145,18 +145,22 @@ def test_isa_env_selects_scalar():
 
 # ---- bench --------------------------------------------------------------------------------------
 
-def test_bench_quick_runs(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--prealloc"]])
+def test_bench_quick_runs(tmp_path, extra):
     """`python -m dgkernels.bench` prints one table and writes JSON (formats without a kernel show n/a)."""
     out = tmp_path / "bench.json"
     env = dict(os.environ, PYTHONPATH=PKG_PARENT)
     r = subprocess.run([sys.executable, "-m", "dgkernels.bench", "--quick", "--formats", "F16,Q8_0,TQ2_0",
-                        "--json", str(out)], env=env, capture_output=True, text=True, timeout=300)
+                        "--json", str(out), *extra], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
     assert any(line.startswith("Q8_0") for line in lines) and any(line.lstrip().startswith("format") for line in lines)
     data = json.loads(out.read_text())
     assert [row["format"] for row in data["results"]] == ["F16", "Q8_0", "TQ2_0"]
     assert data["meta"]["threads"] == 1 and data["meta"]["write_gbps"] > 0
+    assert data["meta"]["prealloc"] == bool(extra)
+    q8 = next(row for row in data["results"] if row["format"] == "Q8_0")
+    assert q8["dgkernels"]["dec_f32"] > 0 and q8["bytes_equal_ggml"] in (True, None)
 
 
 @pytest.mark.parametrize("spec", [True, np.bool_(True), 12.0])

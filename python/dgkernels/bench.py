@@ -1,6 +1,6 @@
 """Benchmark: dgkernels against the peers installed here, measured in the same run, in one table.
 
-    python -m dgkernels.bench [--quick] [--threads N] [--formats Q4_K,IQ2_XXS] [--json FILE]
+    python -m dgkernels.bench [--quick] [--threads N] [--formats Q4_K,IQ2_XXS] [--json FILE] [--prealloc]
 
 Per format: bits/weight; encode Mw/s without and with an imatrix (the latter where it selects another
 algorithm); decode Mw/s to float32 and float16; relative RMS error of the round trip; the same for ggml
@@ -13,7 +13,9 @@ Input: 256 x 4096 N(0,1) float32 rows (64 x 4096 with --quick). Every figure is 
 timed calls after a warm-up (time.perf_counter), and every measurement is time-boxed: a slow encoder is
 timed on as many rows as fit its time box (at least one), so --quick stays under a minute. Peer set-up
 that takes seconds (ggml builds its IQ1/IQ2 search tables on first use: ~90 s) is skipped in --quick.
-Formats whose kernels are not implemented show "n/a".
+Formats whose kernels are not implemented show "n/a". Decode timings include allocating the result
+(what a plain call costs, page faults of fresh memory included); with --prealloc, dgkernels (out=) and
+libgguf (dequantize_rows_into_raw) decode into a preallocated array instead, which times the kernels alone.
 """
 from __future__ import annotations
 
@@ -103,7 +105,7 @@ def _try(fn, default=NA):
 
 
 def bench_format(f, x: np.ndarray, im: np.ndarray, threads: int, budget: Budget, quick: bool, peers: dict,
-                 big_weights: int, out_big: np.ndarray | None) -> Row:
+                 big_weights: int, out_big: np.ndarray | None, prealloc: bool = False) -> Row:
     import dgkernels as dg
 
     rows, cols = x.shape
@@ -127,8 +129,11 @@ def bench_format(f, x: np.ndarray, im: np.ndarray, threads: int, budget: Budget,
     else:
         q_src = np.resize(q_plain, (rows, q_plain.shape[1]))  # the encoded rows repeated to the full input
         r.dg["rmse"] = _rel_rms(x[:k_enc], dg.dequantize(q_plain, f, threads=threads))
+    outs = {dt: np.zeros((rows, cols), dt) if prealloc else None for dt in (np.float32, np.float16)}
     for key, dt in (("dec_f32", np.float32), ("dec_f16", np.float16)):
-        r.dg[key], _ = _try(lambda: rate(lambda k: dg.dequantize(q_src[:k], f, dtype=dt, threads=threads), rows, cols, budget), (NA, 0))
+        def dec(k, dt=dt):
+            return dg.dequantize(q_src[:k], f, dtype=dt, threads=threads, out=None if outs[dt] is None else outs[dt][:k])
+        r.dg[key], _ = _try(lambda: rate(dec, rows, cols, budget), (NA, 0))
 
     # ggml via libgguf
     lg = peers.get("libgguf")
@@ -144,7 +149,12 @@ def bench_format(f, x: np.ndarray, im: np.ndarray, threads: int, budget: Budget,
             k_g = k_g if not need_im else k_gi
         qg = lg.quantize_rows(x[:k_g], f.type_id, im_q)
         r.ggml["rmse"] = _rel_rms(x[:k_g], lg.dequantize_rows(qg, f.type_id))
-        r.ggml["dec_f32"], _ = rate(lambda k: lg.dequantize_rows(q_src[:k], f.type_id), rows, cols, budget)
+        if prealloc:
+            out32 = outs[np.float32]
+            r.ggml["dec_f32"], _ = rate(lambda k: lg.dequantize_rows_into_raw(f.type_id, q_src[:k], out32[:k], k, cols),
+                                        rows, cols, budget)
+        else:
+            r.ggml["dec_f32"], _ = rate(lambda k: lg.dequantize_rows(q_src[:k], f.type_id), rows, cols, budget)
         if q_plain is not None:
             k = min(k_g, k_enc)
             r.bytes_equal_ggml = bool(np.array_equal(qg[:k], q_plain[:k]))
@@ -205,6 +215,8 @@ def render(results: list[Row], meta: dict) -> str:
         f"gguf-py {meta['gguf'] or 'not installed'} (numpy, 1 thread); x = dgkernels/peer; "
         f"=ggml: dgkernels bytes identical to ggml's",
         f"big: decode of {meta['big_mib']} MiB float32 output vs np.fill write bandwidth {meta['write_gbps']:.1f} GB/s",
+        "decode into preallocated outputs (dgkernels out=, libgguf dequantize_rows_into_raw; gguf-py allocates)"
+        if meta.get("prealloc") else "decode timings include allocating the result",
         "",
         " ".join(name.rjust(w) for name, w in COLUMNS),
     ]
@@ -261,6 +273,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="threads for dgkernels and libgguf (default 1)")
     ap.add_argument("--formats", default="", help="comma-separated formats (default: every format)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--prealloc", action="store_true",
+                    help="decode into preallocated outputs (dgkernels and libgguf): the kernels without page faults")
     a = ap.parse_args(argv)
     if a.threads < 1:
         ap.error("--threads must be at least 1")
@@ -287,12 +301,13 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     results = []
     for f in fmts:
-        results.append(bench_format(f, x, im, a.threads, budget, a.quick, peers, big_weights, out_big))
+        results.append(bench_format(f, x, im, a.threads, budget, a.quick, peers, big_weights, out_big, a.prealloc))
     meta = {
         "version": dg.__version__, "rows": rows, "cols": cols, "threads": a.threads, "isa": dg.isa(),
         "libgguf": _version("libgguf") if "libgguf" in peers else None,
         "gguf": _version("gguf") if "gguf" in peers else None,
         "write_gbps": peers["write_bw"] / 1e9, "big_mib": big_weights * 4 >> 20, "quick": a.quick,
+        "prealloc": a.prealloc,
         "seconds": round(time.perf_counter() - t_start, 2),
     }
     print(render(results, meta))
