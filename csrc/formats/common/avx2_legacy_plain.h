@@ -10,7 +10,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
 #include "avx2_legacy.h"
 
@@ -28,74 +27,51 @@ static inline __m256 reduce8_lanes(const __m256* v, Op op) {
     return op(_mm256_permute2f128_ps(s0, s1, 0x20), _mm256_permute2f128_ps(s0, s1, 0x31));
 }
 
-// Scales and levels of eight blocks, lane (or array index) g = block g.
-struct PlainOctet {
-    __m256 d;       // scale
-    __m256 m;       // min (offset formats)
-    __m256i q[8];   // block g's 32 levels as bytes, element order
-};
-
 // Per-format constants, as ref.cpp: offset formats d = (max - min) / div, level (x - min)/d + bias;
 // symmetric ones d = signed extreme / div, level x/d + bias. Levels are clamped to `clamp` (255: no
-// clamp, Q5_1 keeps the low byte).
-struct PlainRule {
-    bool offset;
-    float div, bias;
-    int clamp;
+// clamp, Q5_1 keeps the low byte). Compile-time, so each format's fast path is straight-line code.
+template <class Block>
+struct PlainRule;
+template <>
+struct PlainRule<block_q4_0> {
+    static constexpr bool offset = false, q5 = false;
+    static constexpr float div = -8.0f, bias = 8.5f;
+    static constexpr int clamp = 15;
+};
+template <>
+struct PlainRule<block_q4_1> {
+    static constexpr bool offset = true, q5 = false;
+    static constexpr float div = 15.0f, bias = 0.5f;
+    static constexpr int clamp = 15;
+};
+template <>
+struct PlainRule<block_q5_0> {
+    static constexpr bool offset = false, q5 = true;
+    static constexpr float div = -16.0f, bias = 16.5f;
+    static constexpr int clamp = 31;
+};
+template <>
+struct PlainRule<block_q5_1> {
+    static constexpr bool offset = true, q5 = true;
+    static constexpr float div = 31.0f, bias = 0.5f;
+    static constexpr int clamp = 255;
 };
 
-// Levels of block g's four vectors v[0..3]: fills `bytes` and ORs the raw int32 levels into `any`.
-static inline __m256i plain_block_levels(const __m256* v, __m256 m, __m256 id, __m256 bias, bool offset, __m256i* any) {
+// Block g's 32 levels as bytes in element order, from its four vectors at x; ORs the raw int32
+// levels into `any` (bytes are exact for levels 0..127, the only ones the caller keeps).
+template <class Rule>
+static inline __m256i plain_block_levels(const float* x, __m256 m, __m256 id, __m256i* any) {
     __m256i q[4];
     for (int c = 0; c < 4; ++c) {
-        const __m256 t = offset ? _mm256_sub_ps(v[c], m) : v[c];
-        q[c] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(t, id), bias));
+        __m256 t = _mm256_loadu_ps(x + 8 * c);  // reloaded from L1: cheaper than keeping 32 vectors live
+        if constexpr (Rule::offset) t = _mm256_sub_ps(t, m);
+        q[c] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(t, id), _mm256_set1_ps(Rule::bias)));
         *any = _mm256_or_si256(*any, q[c]);
     }
-    // int32 -> bytes (exact for 0..127, which is all the caller keeps), then back to element order
     const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-    return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-// The fast path for the 8 blocks at xs (8 * QK floats). Returns false, having written nothing
-// useful, where the transposed path must run. Every NaN or Inf input declines: its level is
-// NaN * anything or Inf * (0, NaN or a finite nonzero), which truncates to INT32_MIN.
-static inline bool plain_octet(const float* xs, const PlainRule& rule, PlainOctet* o) {
-    __m256 v[8][4], lo[8], hi[8];
-    // the next-but-one octet (1 KiB each): the hardware prefetcher alone falls behind when the row streams from L3
-    for (int k = 0; k < 16; ++k) _mm_prefetch(reinterpret_cast<const char*>(xs + 2 * 8 * QK) + 64 * k, _MM_HINT_T0);
-    for (int g = 0; g < 8; ++g) {
-        for (int c = 0; c < 4; ++c) v[g][c] = _mm256_loadu_ps(xs + g * QK + 8 * c);
-        lo[g] = _mm256_min_ps(_mm256_min_ps(v[g][0], v[g][1]), _mm256_min_ps(v[g][2], v[g][3]));
-        hi[g] = _mm256_max_ps(_mm256_max_ps(v[g][0], v[g][1]), _mm256_max_ps(v[g][2], v[g][3]));
-    }
-    const __m256 mn = reduce8_lanes(lo, [](__m256 a, __m256 b) { return _mm256_min_ps(a, b); });
-    const __m256 mx = reduce8_lanes(hi, [](__m256 a, __m256 b) { return _mm256_max_ps(a, b); });
-    const __m256 zero = _mm256_setzero_ps();
-    __m256 d;
-    if (rule.offset) {
-        // a zero min or max takes the sign of the block's first zero: the transposed path knows it
-        if (_mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(mn, zero, _CMP_EQ_OQ), _mm256_cmp_ps(mx, zero, _CMP_EQ_OQ))))
-            return false;
-        d = _mm256_div_ps(_mm256_sub_ps(mx, mn), _mm256_set1_ps(rule.div));
-    } else {
-        // the signed extreme: max where max > -min; a tie (zero blocks too) needs the first element
-        const __m256 neg_mn = _mm256_xor_ps(mn, _mm256_set1_ps(-0.0f));
-        if (_mm256_movemask_ps(_mm256_cmp_ps(mx, neg_mn, _CMP_EQ_OQ))) return false;
-        d = _mm256_div_ps(_mm256_blendv_ps(mn, mx, _mm256_cmp_ps(mx, neg_mn, _CMP_GT_OQ)), _mm256_set1_ps(rule.div));
-    }
-    const __m256 id = recip_or_zero(d), bias = _mm256_set1_ps(rule.bias);
-    __m256i any = _mm256_setzero_si256();
-    for (int g = 0; g < 8; ++g) {
-        const __m256i lane = _mm256_set1_epi32(g);
-        o->q[g] = plain_block_levels(v[g], _mm256_permutevar8x32_ps(mn, lane), _mm256_permutevar8x32_ps(id, lane),
-                                     bias, rule.offset, &any);
-        if (rule.clamp < 255) o->q[g] = _mm256_min_epu8(o->q[g], _mm256_set1_epi8(static_cast<char>(rule.clamp)));
-    }
-    if (!_mm256_testz_si256(any, _mm256_set1_epi32(~0x7f))) return false;
-    o->d = d;
-    o->m = mn;
-    return true;
+    const __m256i ordered = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    if constexpr (Rule::clamp < 255) return _mm256_min_epu8(ordered, _mm256_set1_epi8(static_cast<char>(Rule::clamp)));
+    return ordered;
 }
 
 // The 16 nibble bytes of a block: byte j = level j | level j+16 << 4, each level masked to its
@@ -112,26 +88,54 @@ static inline uint32_t plain_fifth_bits(__m256i q) {
     return static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_slli_epi16(q, 3)));
 }
 
-// Blocks b[0..7] from the fast path, or false (nothing written) where it declines.
+// Encodes the 8 blocks at xs (8 * QK floats) into b[0..7], or returns false where the transposed
+// path must run (it then rewrites all eight blocks). Every NaN or Inf input declines: its level is
+// NaN * anything or Inf * (0, NaN or a finite nonzero), which truncates to INT32_MIN.
 template <class Block>
-static inline bool encode_plain_octet(const float* xs, const PlainRule& rule, Block* b) {
-    constexpr bool offset = std::is_same_v<Block, block_q4_1> || std::is_same_v<Block, block_q5_1>;
-    constexpr bool q5 = std::is_same_v<Block, block_q5_0> || std::is_same_v<Block, block_q5_1>;
-    PlainOctet o;
-    if (!plain_octet(xs, rule, &o)) return false;
-    uint16_t d16[8], m16[8];
-    fp16x8(o.d, d16);
-    if constexpr (offset) fp16x8(o.m, m16);
+static inline bool encode_plain_octet(const float* xs, Block* b) {
+    using Rule = PlainRule<Block>;
+    // the next-but-one octet (1 KiB each): the hardware prefetcher alone falls behind when the row streams from L3
+    for (int k = 0; k < 16; ++k) _mm_prefetch(reinterpret_cast<const char*>(xs + 2 * 8 * QK) + 64 * k, _MM_HINT_T0);
+    __m256 lo[8], hi[8];
     for (int g = 0; g < 8; ++g) {
+        __m256 v[4];
+        for (int c = 0; c < 4; ++c) v[c] = _mm256_loadu_ps(xs + g * QK + 8 * c);
+        lo[g] = _mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3]));
+        hi[g] = _mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3]));
+    }
+    const __m256 mn = reduce8_lanes(lo, [](__m256 a, __m256 c) { return _mm256_min_ps(a, c); });
+    const __m256 mx = reduce8_lanes(hi, [](__m256 a, __m256 c) { return _mm256_max_ps(a, c); });
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 d;
+    if constexpr (Rule::offset) {
+        // a zero min or max takes the sign of the block's first zero: the transposed path knows it
+        if (_mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(mn, zero, _CMP_EQ_OQ), _mm256_cmp_ps(mx, zero, _CMP_EQ_OQ))))
+            return false;
+        d = _mm256_div_ps(_mm256_sub_ps(mx, mn), _mm256_set1_ps(Rule::div));
+    } else {
+        // the signed extreme: max where max > -min; a tie (zero blocks too) needs the first element
+        const __m256 neg_mn = _mm256_xor_ps(mn, _mm256_set1_ps(-0.0f));
+        if (_mm256_movemask_ps(_mm256_cmp_ps(mx, neg_mn, _CMP_EQ_OQ))) return false;
+        d = _mm256_div_ps(_mm256_blendv_ps(mn, mx, _mm256_cmp_ps(mx, neg_mn, _CMP_GT_OQ)), _mm256_set1_ps(Rule::div));
+    }
+    const __m256 id = recip_or_zero(d);
+    uint16_t d16[8], m16[8];
+    fp16x8(d, d16);
+    if constexpr (Rule::offset) fp16x8(mn, m16);
+    __m256i any = _mm256_setzero_si256();
+    for (int g = 0; g < 8; ++g) {
+        const __m256i lane = _mm256_set1_epi32(g);
+        const __m256i q = plain_block_levels<Rule>(xs + g * QK, _mm256_permutevar8x32_ps(mn, lane),
+                                                   _mm256_permutevar8x32_ps(id, lane), &any);
         b[g].d = d16[g];
-        if constexpr (offset) b[g].m = m16[g];
-        if constexpr (q5) {
-            const uint32_t qh = plain_fifth_bits(o.q[g]);
+        if constexpr (Rule::offset) b[g].m = m16[g];
+        if constexpr (Rule::q5) {
+            const uint32_t qh = plain_fifth_bits(q);
             std::memcpy(b[g].qh, &qh, 4);  // little-endian word, as ref.cpp writes it
         }
-        store_plain_nibbles(o.q[g], q5, b[g].qs);
+        store_plain_nibbles(q, Rule::q5, b[g].qs);
     }
-    return true;
+    return _mm256_testz_si256(any, _mm256_set1_epi32(~0x7f));
 }
 
 }  // namespace dgk::avx2
