@@ -30,32 +30,18 @@ static inline __m256 reduce8_lanes(const __m256* v, Op op) {
 // Per-format constants, as ref.cpp: offset formats d = (max - min) / div, level (x - min)/d + bias;
 // symmetric ones d = signed extreme / div, level x/d + bias. Levels are clamped to `clamp` (255: no
 // clamp, Q5_1 keeps the low byte). Compile-time, so each format's fast path is straight-line code.
+template <bool Offset, bool Q5, int Div, int Clamp>
+struct LegacyRule {
+    static constexpr bool offset = Offset, q5 = Q5;
+    static constexpr float div = Div, bias = Offset ? 0.5f : 0.5f - Div;  // symmetric: 8.5 for Q4_0, 16.5 for Q5_0
+    static constexpr int clamp = Clamp;
+};
 template <class Block>
 struct PlainRule;
-template <>
-struct PlainRule<block_q4_0> {
-    static constexpr bool offset = false, q5 = false;
-    static constexpr float div = -8.0f, bias = 8.5f;
-    static constexpr int clamp = 15;
-};
-template <>
-struct PlainRule<block_q4_1> {
-    static constexpr bool offset = true, q5 = false;
-    static constexpr float div = 15.0f, bias = 0.5f;
-    static constexpr int clamp = 15;
-};
-template <>
-struct PlainRule<block_q5_0> {
-    static constexpr bool offset = false, q5 = true;
-    static constexpr float div = -16.0f, bias = 16.5f;
-    static constexpr int clamp = 31;
-};
-template <>
-struct PlainRule<block_q5_1> {
-    static constexpr bool offset = true, q5 = true;
-    static constexpr float div = 31.0f, bias = 0.5f;
-    static constexpr int clamp = 255;
-};
+template <> struct PlainRule<block_q4_0> : LegacyRule<false, false, -8, 15> {};
+template <> struct PlainRule<block_q4_1> : LegacyRule<true, false, 15, 15> {};
+template <> struct PlainRule<block_q5_0> : LegacyRule<false, true, -16, 31> {};
+template <> struct PlainRule<block_q5_1> : LegacyRule<true, true, 31, 255> {};
 
 // Block g's 32 levels as bytes in element order, from its four vectors at x; ORs the raw int32
 // levels into `any` (bytes are exact for levels 0..127, the only ones the caller keeps).
