@@ -40,26 +40,22 @@ static inline void iq2_terms(const float* x, const float* w, __m256 sq, __m256 T
     }
 }
 
-// Distances of 8 neighbours from their permute controls (GridArrays::nb_ctl; padding keys score
-// inf or NaN): each lane sums its neighbour's 8 terms in element order. Starting from term 0
-// instead of 0 + term 0 can only change the sign of a zero sum.
-static inline __m256 iq2_dist8(const uint8_t* ctl, const __m256 T[8]) {
-    auto level = [ctl](int at) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ctl + at)); };
-    __m256 d = _mm256_permutevar_ps(T[0], level(0));
-#pragma GCC unroll 8
-    for (int j = 1; j < 8; ++j) d = _mm256_add_ps(d, _mm256_permutevar_ps(T[j], level(32 * (j / 4) + j % 4)));
-    return d;
-}
-
 // The scalar neighbour scan (first strict minimum below FLT_MAX) over a padded list of neighbour
-// keys given by their controls, 8 per vector. Returns the list position of the winner, or -1 when
-// no distance is below FLT_MAX.
-static inline int iq2_best_position(const uint8_t* ctl, int count, const __m256 T[8]) {
+// keys, 8 per vector: each lane sums its neighbour's 8 terms in element order. Returns the list
+// position of the winner, or -1 when no distance is below FLT_MAX.
+static inline int iq2_best_position(const uint16_t* keys, int count, const __m256 T[8]) {
     __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i pos = _mm256_set1_epi32(-1);
     __m256i at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int c = 0; c < count; c += 8, at = _mm256_add_epi32(at, _mm256_set1_epi32(8))) {
-        const __m256 d = iq2_dist8(ctl + 8 * c, T);
+        __m256i k = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(keys + c)));
+        // Starting from term 0 instead of 0 + term 0 can only change the sign of a zero sum.
+        __m256 d = _mm256_permutevar_ps(T[0], k);
+#pragma GCC unroll 8
+        for (int j = 1; j < 8; ++j) {
+            k = _mm256_srli_epi32(k, 2);
+            d = _mm256_add_ps(d, _mm256_permutevar_ps(T[j], k));
+        }
         const __m256 lt = _mm256_cmp_ps(d, best, _CMP_LT_OQ);
         best = _mm256_blendv_ps(best, d, lt);
         pos = _mm256_blendv_epi8(pos, at, _mm256_castps_si256(lt));
@@ -81,7 +77,7 @@ static inline int iq2_best_position(const uint8_t* ctl, int count, const __m256 
 // FLT_MAX (the caller decides what the scalar code does then).
 static inline uint16_t iq2_best_neighbour_key(const GridArrays& A, uint16_t key, const __m256 T[8], bool* none) {
     const uint32_t first = A.nb_offset[key] + 1;
-    const int p = iq2_best_position(A.nb_ctl + 8 * static_cast<size_t>(first), A.nb_keys[first - 1], T);
+    const int p = iq2_best_position(A.nb_keys + first, A.nb_keys[first - 1], T);
     *none = p < 0;
     return A.nb_keys[first + (p < 0 ? 0 : p)];
 }

@@ -41,7 +41,7 @@ static inline uint16_t iq1_snap_off(const GridArrays& A, uint16_t key, const flo
     bool none;
     const uint16_t k = iq2_best_neighbour_key(A, key, T, &none);
     if (!none) return k;
-    const int p = iq2_best_position(A.grid_ctl, A.size, T);  // the grid size is a multiple of 8
+    const int p = iq2_best_position(A.grid_keys, A.size, T);  // the grid size is a multiple of 8
     return p < 0 ? k : A.grid_keys[p];
 }
 

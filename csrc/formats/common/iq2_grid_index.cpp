@@ -38,19 +38,6 @@ bool is_ternary_key(int key) {
     return true;
 }
 
-// The AVX2 scans' permute controls of n keys (n a multiple of 8) into out[0 .. 8n): each block of
-// 8 keys becomes 64 bytes, byte j of dword c of the first 32 being level j of key c and the second
-// 32 holding levels 4..7 the same way. A 32-byte load at byte offset j (or 32 + j - 4) then has
-// level j in the low bits of every dword: vpermilps reads it without shifting. Those loads read up
-// to 3 bytes past a block, so the arrays end with slack.
-void put_controls(const uint16_t* keys, size_t n, uint8_t* out) {
-    for (size_t c = 0; c < n; ++c)
-        for (int j = 0; j < 8; ++j)
-            out[64 * (c / 8) + 32 * (j / 4) + 4 * (c % 8) + j % 4] = static_cast<uint8_t>((keys[c] >> (2 * j)) & 3);
-}
-
-constexpr size_t kCtlSlack = 32;
-
 }  // namespace
 
 GridIndex::GridIndex(Lattice which) {
@@ -119,20 +106,10 @@ GridIndex::GridIndex(Lattice which) {
         nb_keys_[at] = static_cast<uint16_t>(count);
         for (int c = 1; c <= count; ++c) nb_keys_[at + c] = grid_keys_[nb_list_[at + c]];
     }
-    // The controls of a list's entries nb_keys_[at + 1 ...] start at byte 8*(at + 1).
-    nb_ctl_.assign(8 * nb_keys_.size() + kCtlSlack, 0);
-    put_controls(&nb_keys_[1], 8, &nb_ctl_[8]);  // list 0, which many keys share
-    for (int key = 0; key < kKeys; ++key) {
-        const uint32_t at = nb_offset_[key];
-        if (at) put_controls(&nb_keys_[at + 1], (nb_keys_[at] + 7) & ~7u, &nb_ctl_[8 * (at + 1)]);
-    }
-    grid_ctl_.assign(8 * grid_keys_.size() + kCtlSlack, 0);
-    put_controls(grid_keys_.data(), grid_keys_.size(), grid_ctl_.data());
 }
 
 GridArrays GridIndex::arrays() const {
-    return {size_, map_.data(), nb_offset_.data(), nb_list_.data(), nb_keys_.data(), grid_keys_.data(),
-            nb_ctl_.data(), grid_ctl_.data()};
+    return {size_, map_.data(), nb_offset_.data(), nb_list_.data(), nb_keys_.data(), grid_keys_.data()};
 }
 
 float iq2_search_group16(const GridIndex& gi, const float* xval, const float* weight, const float* waux,

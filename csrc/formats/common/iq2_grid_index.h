@@ -27,10 +27,6 @@ struct GridArrays {
     const uint16_t* nb_keys;    // the same neighbours' keys, each list padded to a multiple of 8
                                 // with 0xffff (every level 3: no grid point)
     const uint16_t* grid_keys;  // grid point -> key
-    // The keys of nb_keys and grid_keys as permute controls for the AVX2 scans (8 bytes per key at
-    // 8 times its position, see scan_controls in iq2_grid_index.cpp).
-    const uint8_t* nb_ctl;
-    const uint8_t* grid_ctl;
 };
 
 class GridIndex {
@@ -63,8 +59,6 @@ private:
     std::vector<uint16_t> nb_list_;
     std::vector<uint16_t> nb_keys_;    // nb_list_ with each grid index replaced by its key, padded
     std::vector<uint16_t> grid_keys_;  // size_
-    std::vector<uint8_t> nb_ctl_;      // GridArrays::nb_ctl
-    std::vector<uint8_t> grid_ctl_;    // GridArrays::grid_ctl
 };
 
 // The shared, lazily built index of one lattice (thread-safe initialisation).

@@ -149,7 +149,7 @@ inline float iq1_snap_refit(const GridArrays& A, int np, const int8_t* L, const 
     for (int k = 0; k < np; ++k) {
         if (grid[k] >= 0) continue;
         const uint32_t at = A.nb_offset[keys[k]];
-        __builtin_prefetch(A.nb_ctl + 8 * static_cast<size_t>(at) + 8);
+        __builtin_prefetch(A.nb_keys + at);
         __builtin_prefetch(A.nb_points + at);
     }
     for (int k = 0; k < np; ++k) {
