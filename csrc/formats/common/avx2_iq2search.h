@@ -29,30 +29,9 @@ static inline __m256 iq2_values4(float q0, float q1, float q2) {
 // The IQ2 lattices' odd values 2l+1.
 static inline __m256 iq2_odd4() { return iq2_values4(1, 3, 5); }
 
-// A point's 8 coordinates and distance weights, broadcast once for all its searches.
-struct Iq2Point {
-    __m256 x[8];
-    __m256 w[8];
-};
-
-static inline void iq2_point_init(const float* x, const float* w, Iq2Point& p) {
-    for (int j = 0; j < 8; ++j) {
-        p.x[j] = _mm256_set1_ps(x[j]);
-        p.w[j] = _mm256_set1_ps(w[j]);
-    }
-}
-
 // Terms of a neighbour distance: T[j] lane l = w[j]*(sq_l - x[j])^2 rounded as the scalar code
-// does it ((w*e)*e with e = s*q - x), where sq = scale * level values.
-static inline void iq2_terms(const Iq2Point& p, __m256 sq, __m256 T[8]) {
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-        const __m256 e = _mm256_sub_ps(sq, p.x[j]);
-        T[j] = _mm256_mul_ps(_mm256_mul_ps(p.w[j], e), e);
-    }
-}
-
-// The same terms straight from a point's coordinates and weights (a point searched once).
+// does it ((w*e)*e with e = s*q - x), where sq = scale * level values. x and w are read from
+// memory for each search (keeping them in registers spills the scan's tables instead).
 static inline void iq2_terms(const float* x, const float* w, __m256 sq, __m256 T[8]) {
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
@@ -105,13 +84,13 @@ static inline uint16_t iq2_best_neighbour_key(const GridArrays& A, uint16_t key,
 
 // An off-grid IQ2 point snapped at a scale (sq = scale * odd values): ggml's best neighbour, or
 // the first one when every distance is NaN/inf (ggml asserts there; the scalar code takes it).
-static inline uint16_t iq2_snap_off(const GridArrays& A, uint16_t key, const Iq2Point& p, __m256 sq) {
+static inline uint16_t iq2_snap_off(const GridArrays& A, uint16_t key, const float* x, const float* w, __m256 sq) {
 #ifdef DGK_IQ2_STATS
     extern long g_snaps, g_cands;
     ++g_snaps; g_cands += A.nb_keys[A.nb_offset[key]];
 #endif
     __m256 T[8];
-    iq2_terms(p, sq, T);
+    iq2_terms(x, w, sq, T);
     bool none;
     return iq2_best_neighbour_key(A, key, T, &none);
 }
@@ -131,11 +110,9 @@ struct Iq2Group {
     const float* weight;
     const float* waux;
     float wx[8 * NP];
-    Iq2Point pt[NP];  // xval and waux of each point
 
     Iq2Group(const float* xv, const float* w, const float* wa) : xval(xv), weight(w), waux(wa) {
         for (int i = 0; i < 8 * NP; ++i) wx[i] = w[i] * xv[i];
-        for (int k = 0; k < NP; ++k) iq2_point_init(xv + 8 * k, wa + 8 * k, pt[k]);
     }
 };
 
@@ -192,7 +169,7 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
             if (off[k]) {
                 for (unsigned m = off[k]; m; m &= m - 1) {
                     const int t = __builtin_ctz(m);
-                    key[k][t] = iq2_snap_off(A, static_cast<uint16_t>(key[k][t]), g.pt[k],
+                    key[k][t] = iq2_snap_off(A, static_cast<uint16_t>(key[k][t]), x, g.waux + 8 * k,
                                              _mm256_mul_ps(_mm256_set1_ps(this_scale[t]), odd));
                 }
                 kv = _mm256_load_si256(reinterpret_cast<const __m256i*>(key[k]));
@@ -229,7 +206,7 @@ static inline void iq2_requantize(const GridArrays& A, const Iq2Group<NP>& g, bo
     for (int k = 0; k < NP; ++k) {
         if (!all && s.on_grid[k]) continue;
         const uint16_t key = iq2_key_at(g.xval + 8 * k, id);
-        s.keys[k] = A.map[key] >= 0 ? key : iq2_snap_off(A, key, g.pt[k], sq);
+        s.keys[k] = A.map[key] >= 0 ? key : iq2_snap_off(A, key, g.xval + 8 * k, g.waux + 8 * k, sq);
     }
     float sumqx, sumq2;
     iq2_fit_keys(g, s.keys, &sumqx, &sumq2);
