@@ -24,7 +24,13 @@
 #define DGKC_HD inline
 #endif
 
+// The per-block logic shared with the CPU reference lives in namespace dgk::ref (csrc/formats/common,
+// csrc/formats/<fmt>: DGK_HD functions); the CUDA code calls it unqualified.
+namespace dgk::ref {}
+
 namespace dgk::cuda {
+
+using namespace ::dgk::ref;
 
 // ---- constant tables: one accessor, host arrays on the host, device copies on the device --------
 // Each .cu translation unit that needs them holds its own static __device__ copies, filled from the
@@ -68,8 +74,6 @@ DGKC_DEVICE_TABLES
 #endif
 
 // ---- small exact helpers -------------------------------------------------------------------------
-DGKC_HD int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
-
 // Little-endian loads from block bytes (blocks are only 2-byte aligned in a row).
 DGKC_HD uint32_t load_u16(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
 DGKC_HD uint32_t load_u32(const uint8_t* p) {
@@ -79,21 +83,6 @@ DGKC_HD float load_f16(const uint8_t* p) { return dgk::fp16_to_f32((uint16_t)loa
 DGKC_HD void store_u16(uint8_t* p, uint32_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
-}
-
-// ggml's C casts as x86-64 executes them (cvttss2si into 32 bits: NaN/out of range -> INT32_MIN).
-DGKC_HD int32_t cvtt_i32(float v) {
-    if (!(v >= -2147483648.0f && v < 2147483648.0f)) return INT32_MIN;
-    return (int32_t)v;
-}
-DGKC_HD int low_byte_s8(int32_t v) {
-    const int b = (int)((uint32_t)v & 0xffu);
-    return b >= 128 ? b - 256 : b;
-}
-DGKC_HD int low_byte_u8(int32_t v) { return (int)((uint32_t)v & 0xffu); }
-DGKC_HD uint8_t clamp_s8_to_u8(float v, int hi) {
-    const int s = low_byte_s8(cvtt_i32(v));
-    return (uint8_t)((s < hi ? s : hi) & 0xff);
 }
 
 }  // namespace dgk::cuda

@@ -1,83 +1,24 @@
 // Per-block encoders, host+device: Enc<F>::run(x, qw, row_sigma2, out) encodes one block of F from its
 // weights x (and, when qw is not null, the block's slice of the importance matrix). row_sigma2 is the
-// mean square of the whole row; only the legacy imatrix encoders read it (row_sigma2() below computes it
-// in the same order as the CPU). Each encoder transcribes the CPU reference in csrc/formats/<fmt>/.
+// mean square of the whole row (row_sigma2 of legacy_pack.h); only the legacy imatrix encoders read it.
 #pragma once
 #include "common.cuh"
 #include "formats.cuh"
-#include "search.cuh"
+#include "formats/common/legacy_encode.h"
+#include "formats/common/scale_search.h"
 #include "decode.cuh"  // e8m0_half
 
 namespace dgk::cuda {
 
 template <int F> struct Enc { static constexpr bool available = false; };
 
-// Sequential fp32 sum of squares over the row, divided by the row length (legacy imatrix encoders).
-DGKC_HD float row_sigma2(const float* x, int64_t n) {
-    float sum = 0.0f;
-    for (int64_t j = 0; j < n; ++j) sum += x[j] * x[j];
-    return sum / (float)n;
-}
-
-// ---- legacy ------------------------------------------------------------------------------------
-DGKC_HD float signed_absmax32(const float* x) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < QK; ++j) {
-        if (amax < fabsf(x[j])) {
-            amax = fabsf(x[j]);
-            max = x[j];
-        }
-    }
-    return max;
-}
-DGKC_HD void block_min_max32(const float* x, float* mn, float* mx) {
-    float lo = 3.40282347e+38f, hi = -3.40282347e+38f;
-    for (int j = 0; j < QK; ++j) {
-        if (x[j] < lo) lo = x[j];
-        if (x[j] > hi) hi = x[j];
-    }
-    *mn = lo;
-    *mx = hi;
-}
-DGKC_HD void pack_q4(const uint8_t* q, uint8_t* qs) {
-    for (int j = 0; j < QK / 2; ++j) qs[j] = (uint8_t)(q[j] | (q[j + QK / 2] << 4));
-}
-DGKC_HD void pack_q5(const uint8_t* q, uint8_t* qs, uint8_t* qh) {
-    uint32_t high = 0;
-    for (int j = 0; j < QK / 2; ++j) {
-        qs[j] = (uint8_t)((q[j] & 0x0f) | ((q[j + QK / 2] & 0x0f) << 4));
-        high |= (uint32_t)((q[j] >> 4) & 1) << j;
-        high |= (uint32_t)((q[j + QK / 2] >> 4) & 1) << (j + QK / 2);
-    }
-    for (int b = 0; b < 4; ++b) qh[b] = (uint8_t)(high >> (8 * b));
-}
-DGKC_HD void imatrix_weights32(const float* xb, const float* qw, float sigma2, float* w) {
-    for (int j = 0; j < QK; ++j) w[j] = qw[j] * sqrtf(sigma2 + xb[j] * xb[j]);
-}
-
-// Q4_0 / Q5_0: d = signed extreme / -NMAX without imatrix, the weighted symmetric search with one;
-// levels 0..2*NMAX-1 into q.
-template <int NMAX> DGKC_HD void encode_q_0(const float* x, const float* qw, float sigma2, uint16_t* d_out,
-                                            uint8_t* q) {
-    if (!qw) {
-        const float d = signed_absmax32(x) / -NMAX;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        *d_out = f32_to_fp16(d);
-        for (int j = 0; j < QK; ++j) q[j] = clamp_s8_to_u8(x[j] * id + (NMAX + 0.5f), 2 * NMAX - 1);
-        return;
-    }
-    float w[QK];
-    int8_t L[QK];
-    imatrix_weights32(x, qw, sigma2, w);
-    *d_out = f32_to_fp16(make_qx_quants(QK, NMAX, x, L, 1, w));
-    for (int j = 0; j < QK; ++j) q[j] = (uint8_t)L[j];
-}
+// ---- legacy (csrc/formats/common/legacy_encode.h) ------------------------------------------------
 template <> struct Enc<F_Q4_0> {
     static constexpr bool available = true;
     DGKC_HD static void run(const float* x, const float* qw, float sigma2, uint8_t* p) {
         auto* out = (block_q4_0*)p;
         uint8_t q[QK];
-        encode_q_0<8>(x, qw, sigma2, &out->d, q);
+        encode_symmetric_block<8>(x, qw, sigma2, &out->d, q);
         pack_q4(q, out->qs);
     }
 };
@@ -86,40 +27,16 @@ template <> struct Enc<F_Q5_0> {
     DGKC_HD static void run(const float* x, const float* qw, float sigma2, uint8_t* p) {
         auto* out = (block_q5_0*)p;
         uint8_t q[QK];
-        encode_q_0<16>(x, qw, sigma2, &out->d, q);
+        encode_symmetric_block<16>(x, qw, sigma2, &out->d, q);
         pack_q5(q, out->qs, out->qh);
     }
 };
-// Q4_1 / Q5_1: (d, m) pair; NMAX 15 or 31.
-template <int NMAX> DGKC_HD void encode_q_1(const float* x, const float* qw, float sigma2, uint16_t* d_out,
-                                            uint16_t* m_out, uint8_t* q) {
-    if (!qw) {
-        float mn, mx;
-        block_min_max32(x, &mn, &mx);
-        const float d = (mx - mn) / NMAX;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        *d_out = f32_to_fp16(d);
-        *m_out = f32_to_fp16(mn);
-        for (int j = 0; j < QK; ++j) {
-            if (NMAX == 15) q[j] = clamp_s8_to_u8((x[j] - mn) * id + 0.5f, 15);
-            else q[j] = (uint8_t)low_byte_u8(cvtt_i32((x[j] - mn) * id + 0.5f));
-        }
-    } else {
-        float w[QK];
-        uint8_t Laux[QK];
-        imatrix_weights32(x, qw, sigma2, w);
-        float neg_min;
-        const float d = asymmetric_search(QK, NMAX, x, w, q, &neg_min, Laux, -0.9f, 0.05f, 36, false, true);
-        *d_out = f32_to_fp16(d);
-        *m_out = f32_to_fp16(-neg_min);
-    }
-}
 template <> struct Enc<F_Q4_1> {
     static constexpr bool available = true;
     DGKC_HD static void run(const float* x, const float* qw, float sigma2, uint8_t* p) {
         auto* out = (block_q4_1*)p;
         uint8_t q[QK];
-        encode_q_1<15>(x, qw, sigma2, &out->d, &out->m, q);
+        encode_asymmetric_block<15>(x, qw, sigma2, &out->d, &out->m, q);
         pack_q4(q, out->qs);
     }
 };
@@ -128,24 +45,13 @@ template <> struct Enc<F_Q5_1> {
     DGKC_HD static void run(const float* x, const float* qw, float sigma2, uint8_t* p) {
         auto* out = (block_q5_1*)p;
         uint8_t q[QK];
-        encode_q_1<31>(x, qw, sigma2, &out->d, &out->m, q);
+        encode_asymmetric_block<31>(x, qw, sigma2, &out->d, &out->m, q);
         pack_q5(q, out->qs, out->qh);
     }
 };
 template <> struct Enc<F_Q8_0> {
     static constexpr bool available = true;
-    DGKC_HD static void run(const float* x, const float*, float, uint8_t* p) {
-        auto* out = (block_q8_0*)p;
-        float amax = 0.0f;
-        for (int j = 0; j < QK; ++j) {
-            const float a = fabsf(x[j]);
-            amax = amax > a ? amax : a;
-        }
-        const float d = amax / 127;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        out->d = f32_to_fp16(d);
-        for (int j = 0; j < QK; ++j) out->qs[j] = (int8_t)low_byte_s8(cvtt_i32(roundf(x[j] * id)));
-    }
+    DGKC_HD static void run(const float* x, const float*, float, uint8_t* p) { encode_q8_0_block(x, *(block_q8_0*)p); }
 };
 
 // ---- K-quants ----------------------------------------------------------------------------------

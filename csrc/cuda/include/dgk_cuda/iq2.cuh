@@ -6,7 +6,7 @@
 
 #include "common.cuh"
 #include "iq_views.h"
-#include "search.cuh"
+#include "formats/common/scale_search.h"
 
 namespace dgk::cuda {
 

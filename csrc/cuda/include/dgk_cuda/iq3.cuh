@@ -5,6 +5,7 @@
 #include <cfloat>
 
 #include "common.cuh"
+#include "formats/common/scale_search.h"
 #include "iq_views.h"
 
 namespace dgk::cuda {
