@@ -4,6 +4,7 @@
 #pragma once
 #include "common.cuh"
 #include "formats.cuh"
+#include "formats/common/kquant_scales.h"
 
 namespace dgk::cuda {
 
@@ -83,21 +84,6 @@ template <> struct Dec<F_Q8_0> {
 };
 
 // ---- K-quants ------------------------------------------------------------------------------------
-DGKC_HD void scale_min6(const uint8_t* s, int j, int* sc, int* mn) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *mn = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-        *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-DGKC_HD int scale6_q3(const uint8_t* s, int j) {
-    const int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
-    const int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
-    return (lo | (hi << 4)) - 32;
-}
-
 template <> struct Dec<F_Q2_K> {
     DGKC_HD static void run(const uint8_t* p, int g, float* y) {
         const auto* b = (const block_q2_k*)p;
@@ -116,7 +102,7 @@ template <> struct Dec<F_Q3_K> {
         const auto* b = (const block_q3_k*)p;
         const float d_all = fp16_to_f32(b->d);
         const int s = g >> 1;
-        const float dl = xmul(d_all, (float)scale6_q3(b->scales, s));
+        const float dl = xmul(d_all, (float)kq::unpack_scale6_q3(b->scales, s));
         const int off = 16 * (s & 1);
         const uint8_t* q = b->qs + 32 * (s >> 3) + off;
         const uint8_t* hm = b->hmask + off;
@@ -135,8 +121,8 @@ template <> struct Dec<F_Q4_K> {
         const auto* b = (const block_q4_k*)p;
         const float d = fp16_to_f32(b->d), dmin = fp16_to_f32(b->dmin);
         const int e0 = 8 * g, c = e0 >> 6, half = (e0 >> 5) & 1, l0 = e0 & 31;
-        int sc, m;
-        scale_min6(b->scales, 2 * c + half, &sc, &m);
+        uint8_t sc, m;
+        kq::unpack_scale_min6(b->scales, 2 * c + half, &sc, &m);
         const float dl = xmul(d, (float)sc), ml = xmul(dmin, (float)m);
         const uint8_t* q = b->qs + 32 * c;
         for (int j = 0; j < 8; ++j) {
@@ -150,8 +136,8 @@ template <> struct Dec<F_Q5_K> {
         const auto* b = (const block_q5_k*)p;
         const float d = fp16_to_f32(b->d), dmin = fp16_to_f32(b->dmin);
         const int e0 = 8 * g, c = e0 >> 6, half = (e0 >> 5) & 1, l0 = e0 & 31;
-        int sc, m;
-        scale_min6(b->scales, 2 * c + half, &sc, &m);
+        uint8_t sc, m;
+        kq::unpack_scale_min6(b->scales, 2 * c + half, &sc, &m);
         const float dl = xmul(d, (float)sc), ml = xmul(dmin, (float)m);
         const uint8_t* q = b->qs + 32 * c;
         const unsigned u = (half ? 2u : 1u) << (2 * c);
