@@ -16,7 +16,7 @@
 
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
-#include "dgk/tables.h"
+#include "dgk/tables_hd.h"
 
 #if defined(__CUDACC__)
 #define DGKC_HD __host__ __device__ inline
@@ -32,44 +32,24 @@ namespace dgk::cuda {
 
 using namespace ::dgk::ref;
 
-// ---- constant tables: one accessor, host arrays on the host, device copies on the device --------
-// Each .cu translation unit that needs them holds its own static __device__ copies, filled from the
-// host definitions (csrc/core/tables.cpp) by upload_tables_<tu>() before the first launch.
-#if defined(__CUDACC__)
-#define DGKC_DEVICE_TABLES                                  \
-    static __device__ uint64_t d_iq2xxs_grid[256];          \
-    static __device__ uint64_t d_iq2xs_grid[512];           \
-    static __device__ uint64_t d_iq2s_grid[1024];           \
-    static __device__ uint32_t d_iq3xxs_grid[256];          \
-    static __device__ uint32_t d_iq3s_grid[512];            \
-    static __device__ uint64_t d_iq1s_grid[2048];           \
-    static __device__ uint8_t d_ksigns_iq2xs[128];          \
-    static __device__ int8_t d_kvalues_iq4nl[16];           \
-    static __device__ int8_t d_kvalues_mxfp4[16];
-DGKC_DEVICE_TABLES
-#endif
-
-// In host+device functions: the right array for the side being compiled.
-#if defined(__CUDA_ARCH__)
-#define DGKC_TAB(name) (d_##name)
-#else
-#define DGKC_TAB(name) (::dgk::name)
-#endif
-
+// ---- constant tables: DGK_TAB(name) of dgk/tables_hd.h, host arrays on the host, device copies on the device
 #if defined(__CUDACC__)
 // Copies the host tables into this translation unit's device copies (call once per device).
-#define DGKC_DEFINE_TABLE_UPLOAD(fn)                                                                  \
-    cudaError_t fn() {                                                                                \
-        cudaError_t e;                                                                                \
-        if ((e = cudaMemcpyToSymbol(d_iq2xxs_grid, dgk::iq2xxs_grid, sizeof d_iq2xxs_grid))) return e; \
-        if ((e = cudaMemcpyToSymbol(d_iq2xs_grid, dgk::iq2xs_grid, sizeof d_iq2xs_grid))) return e;    \
-        if ((e = cudaMemcpyToSymbol(d_iq2s_grid, dgk::iq2s_grid, sizeof d_iq2s_grid))) return e;       \
-        if ((e = cudaMemcpyToSymbol(d_iq3xxs_grid, dgk::iq3xxs_grid, sizeof d_iq3xxs_grid))) return e; \
-        if ((e = cudaMemcpyToSymbol(d_iq3s_grid, dgk::iq3s_grid, sizeof d_iq3s_grid))) return e;       \
-        if ((e = cudaMemcpyToSymbol(d_iq1s_grid, dgk::iq1s_grid, sizeof d_iq1s_grid))) return e;       \
-        if ((e = cudaMemcpyToSymbol(d_ksigns_iq2xs, dgk::ksigns_iq2xs, sizeof d_ksigns_iq2xs))) return e; \
-        if ((e = cudaMemcpyToSymbol(d_kvalues_iq4nl, dgk::kvalues_iq4nl, sizeof d_kvalues_iq4nl))) return e; \
-        return cudaMemcpyToSymbol(d_kvalues_mxfp4, dgk::kvalues_mxfp4, sizeof d_kvalues_mxfp4);       \
+#define DGKC_UPLOAD_TABLE(name) \
+    if ((e = cudaMemcpyToSymbol(dgk::dev::name, dgk::name, sizeof dgk::dev::name))) return e;
+#define DGKC_DEFINE_TABLE_UPLOAD(fn)        \
+    cudaError_t fn() {                      \
+        cudaError_t e;                      \
+        DGKC_UPLOAD_TABLE(iq2xxs_grid)      \
+        DGKC_UPLOAD_TABLE(iq2xs_grid)       \
+        DGKC_UPLOAD_TABLE(iq2s_grid)        \
+        DGKC_UPLOAD_TABLE(iq3xxs_grid)      \
+        DGKC_UPLOAD_TABLE(iq3s_grid)        \
+        DGKC_UPLOAD_TABLE(iq1s_grid)        \
+        DGKC_UPLOAD_TABLE(ksigns_iq2xs)     \
+        DGKC_UPLOAD_TABLE(kvalues_iq4nl)    \
+        DGKC_UPLOAD_TABLE(kvalues_mxfp4)    \
+        return cudaSuccess;                 \
     }
 #endif
 
