@@ -64,10 +64,11 @@ private:
 // The shared, lazily built index of one lattice (thread-safe initialisation).
 const GridIndex& grid_index(Lattice which);
 
-// The free functions below are `static`: every file, AVX2 ones included, gets its own copy.
+// The free functions below are `static`: every file, AVX2 ones included, gets its own copy. Those
+// marked DGK_HD are also __host__ __device__ for the CUDA module.
 
 // Key of 8 levels in 0..3 (2 bits each, element j at bits 2j..2j+1).
-static inline uint16_t pack_key(const int8_t* L) {
+DGK_HD uint16_t pack_key(const int8_t* L) {
     uint32_t u = 0;
     for (int j = 0; j < 8; ++j) u |= static_cast<uint32_t>(L[j] & 3) << (2 * j);
     return static_cast<uint16_t>(u);
@@ -75,7 +76,7 @@ static inline uint16_t pack_key(const int8_t* L) {
 
 // Levels of 8 magnitudes at inverse scale id: nearest_int((id*x - 1)/2) clamped to 0..2,
 // i.e. the nearest of the odd values 1, 3, 5 (ties to even as ggml's nearest_int).
-static inline void iq2_levels(const float* xval, float id, int8_t* L) {
+DGK_HD void iq2_levels(const float* xval, float id, int8_t* L) {
     for (int j = 0; j < 8; ++j) {
         const int l = nearest_int(0.5f * (id * xval[j] - 1));
         L[j] = static_cast<int8_t>(l < 0 ? 0 : l > 2 ? 2 : l);
@@ -83,7 +84,7 @@ static inline void iq2_levels(const float* xval, float id, int8_t* L) {
 }
 
 // Least-squares fit of the odd levels q = 2L+1 to xval with weights w: sums in index order.
-static inline void iq2_fit_sums(int n, const float* xval, const float* w, const int8_t* L, float* sumqx,
+DGK_HD void iq2_fit_sums(int n, const float* xval, const float* w, const int8_t* L, float* sumqx,
                          float* sumq2) {
     float sx = 0, s2 = 0;
     for (int i = 0; i < n; ++i) {
@@ -98,7 +99,7 @@ static inline void iq2_fit_sums(int n, const float* xval, const float* w, const 
 // Magnitudes of 8 weights into xval; returns their sign bits (bit j: x_j < 0). With `parity`
 // (IQ2_XXS, IQ2_XS) only 7 signs are stored and the 8th is implied even, so an odd count of
 // negatives flips the element with the smallest w*x^2 (first one on ties); 7 bits are returned.
-static inline uint8_t fold_signs(const float* xb, const float* w, bool parity, float* xval) {
+DGK_HD uint8_t fold_signs(const float* xb, const float* w, bool parity, float* xval) {
     uint8_t s = 0;
     int nneg = 0;
     for (int j = 0; j < 8; ++j) {
