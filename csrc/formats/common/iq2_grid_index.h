@@ -125,21 +125,44 @@ DGK_HD uint8_t fold_signs(const float* xb, const float* w, bool parity, float* x
     return s & 127;
 }
 
-// The two neighbour searches below read the index through its inline members: scalar files only.
+// Grid access of the searches below, so that one search serves both callers: the CPU passes its
+// GridIndex (precomputed levels and odd values), the CUDA module a view of plain arrays with the
+// members map, nb_offset, nb_points and grid_keys (its Iq2View; GridArrays has them too).
+static inline int grid_find(const GridIndex& g, uint16_t key) { return g.find(key); }
+static inline const uint16_t* grid_neighbours(const GridIndex& g, uint16_t key, int* count) {
+    return g.neighbours(key, count);
+}
+static inline int grid_level(const GridIndex& g, int point, int j) { return g.levels(point)[j]; }
+static inline float grid_odd(const GridIndex& g, int point, int j) { return g.odd_values(point)[j]; }
+
+template <class View>
+DGK_HD int grid_find(const View& v, uint16_t key) { return v.map[key]; }
+template <class View>
+DGK_HD const uint16_t* grid_neighbours(const View& v, uint16_t key, int* count) {
+    const uint32_t at = v.nb_offset[key];
+    *count = v.nb_points[at];
+    return v.nb_points + at + 1;
+}
+template <class View>
+DGK_HD int grid_level(const View& v, int point, int j) { return (v.grid_keys[point] >> (2 * j)) & 3; }
+template <class View>
+DGK_HD float grid_odd(const View& v, int point, int j) { return (float)(2 * grid_level(v, point, j) + 1); }
+
+// The IQ1 neighbour search below reads the index through its inline members: scalar files only.
 
 // IQ2 off-grid fallback (ggml's iq2_find_best_neighbour): the neighbour minimising
 // sum w*(scale*q - x)^2 with q = 2l+1; first minimum wins. Writes its levels to L, returns its index.
-static inline int iq2_best_neighbour(const GridIndex& gi, uint16_t key, const float* xval, const float* w,
-                              float scale, int8_t* L) {
+template <class Grid>
+DGK_HD int iq2_best_neighbour(const Grid& g, uint16_t key, const float* xval, const float* w, float scale,
+                              int8_t* L) {
     int count;
-    const uint16_t* nb = gi.neighbours(key, &count);
+    const uint16_t* nb = grid_neighbours(g, key, &count);
     float best = FLT_MAX;
     int pick = -1;
     for (int c = 0; c < count; ++c) {
-        const float* q = gi.odd_values(nb[c]);
         float t[8];  // element terms first (vectorizable), then summed in index order as ggml does
         for (int j = 0; j < 8; ++j) {
-            const float diff = scale * q[j] - xval[j];
+            const float diff = scale * grid_odd(g, nb[c], j) - xval[j];
             t[j] = w[j] * diff * diff;
         }
         float d2 = 0;
@@ -147,9 +170,26 @@ static inline int iq2_best_neighbour(const GridIndex& gi, uint16_t key, const fl
         if (d2 < best) { best = d2; pick = nb[c]; }
     }
     if (pick < 0) pick = nb[0];  // only when every score is NaN/inf (ggml asserts there)
-    const int8_t* lv = gi.levels(pick);
-    for (int j = 0; j < 8; ++j) L[j] = lv[j];
+    for (int j = 0; j < 8; ++j) L[j] = (int8_t)grid_level(g, pick, j);
     return pick;
+}
+
+// Levels of 8 magnitudes at inverse scale id snapped to the grid: the rounded point if it is on
+// the grid, else its best neighbour measured at `scale`. Returns whether the rounded point was on it.
+template <class Grid>
+DGK_HD bool iq2_snap(const Grid& g, const float* xval, const float* waux, float id, float scale, int8_t* L) {
+    iq2_levels(xval, id, L);
+    const uint16_t key = pack_key(L);
+    if (grid_find(g, key) >= 0) return true;
+    iq2_best_neighbour(g, key, xval, waux, scale, L);
+    return false;
+}
+
+// Grid point of 8 levels that are on the grid by construction (0 keeps a broken invariant in bounds).
+template <class Grid>
+DGK_HD int iq2_point(const Grid& g, const int8_t* L) {
+    const int p = grid_find(g, pack_key(L));
+    return p < 0 ? 0 : p;
 }
 
 // IQ1 off-grid fallback (ggml's iq1_find_best_neighbour2): as above with q = xg[l] (the shifted
@@ -192,7 +232,48 @@ static inline int iq1_best_neighbour(const GridIndex& gi, uint16_t key, const fl
 // points replaced by their best neighbour, the best least-squares fit kept; the off-grid points of
 // that fit are then requantized at its scale and the scale refitted. xval holds magnitudes, max > 0.
 // Writes the levels to L (always a grid point each) and returns the scale, which may be negative.
-float iq2_search_group16(const GridIndex& gi, const float* xval, const float* weight, const float* waux,
-                         float max, int8_t* L);
+template <class Grid>
+DGK_HD float iq2_search_group16(const Grid& g, const float* xval, const float* weight, const float* waux, float max,
+                                int8_t* L) {
+    constexpr int kMaxQ = 3;
+    int8_t Laux[16];
+    bool on_grid[2] = {true, true}, on_grid_aux[2];
+    for (int i = 0; i < 16; ++i) L[i] = 0;
+    float best = 0;
+    float scale = max / (2 * kMaxQ - 1);
+    for (int is = -9; is <= 9; ++is) {
+        const float id = (2 * kMaxQ - 1 + is * 0.1f) / max;
+        const float this_scale = 1 / id;
+        for (int k = 0; k < 2; ++k) on_grid_aux[k] = iq2_snap(g, xval + 8 * k, waux + 8 * k, id, this_scale, Laux + 8 * k);
+        float sumqx, sumq2;
+        iq2_fit_sums(16, xval, weight, Laux, &sumqx, &sumq2);
+        if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+            scale = sumqx / sumq2;
+            best = scale * sumqx;
+            for (int i = 0; i < 16; ++i) L[i] = Laux[i];
+            on_grid[0] = on_grid_aux[0];
+            on_grid[1] = on_grid_aux[1];
+        }
+    }
+    if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
+        const float id = 1 / scale;
+        for (int k = 0; k < 2; ++k)
+            if (!on_grid[k]) iq2_snap(g, xval + 8 * k, waux + 8 * k, id, scale, L + 8 * k);
+        float sumqx, sumq2;
+        iq2_fit_sums(16, xval, weight, L, &sumqx, &sumq2);
+        if (sumq2 > 0) scale = sumqx / sumq2;
+    }
+    return scale;
+}
+
+// The search of IQ2_XS / IQ2_S encoders: iq2_search_group16, then the two grid points of its levels.
+template <class Grid>
+DGK_HD float iq2_search_points16(const Grid& g, const float* xval, const float* weight, const float* waux, float max,
+                                 int* points) {
+    int8_t L[16];
+    const float scale = iq2_search_group16(g, xval, weight, waux, max, L);
+    for (int k = 0; k < 2; ++k) points[k] = iq2_point(g, L + 8 * k);
+    return scale;
+}
 
 }  // namespace dgk::iq2

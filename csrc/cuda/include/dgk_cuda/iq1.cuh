@@ -19,7 +19,7 @@ DGKC_HD const float* iq1_values(bool negative, float* buf) {
 DGKC_HD float iq1_score(const Iq2View& g, int p, const float* xval, const float* w, float scale, const float* xg) {
     float d2 = 0;
     for (int j = 0; j < 8; ++j) {
-        const float diff = scale * xg[iq2_level_of(g, p, j)] - xval[j];
+        const float diff = scale * xg[iq2::grid_level(g, p, j)] - xval[j];
         d2 += w[j] * diff * diff;
     }
     return d2;
@@ -48,7 +48,7 @@ DGKC_HD int iq1_best_neighbour(const Iq2View& g, uint16_t key, const float* xval
         }
     }
     if (pick < 0) pick = nb[0];
-    for (int j = 0; j < 8; ++j) L[j] = (int8_t)iq2_level_of(g, pick, j);
+    for (int j = 0; j < 8; ++j) L[j] = (int8_t)iq2::grid_level(g, pick, j);
     return pick;
 }
 
@@ -124,7 +124,7 @@ DGKC_HD Iq1sGroup iq1_s_group(const Iq2View& g, const float* xb, const float* we
     const float* v = shift == 1 ? plus : minus;
     bool all_on_grid = true;
     for (int k = 0; k < 4; ++k) {
-        const uint16_t key = iq2_pack_key(L + 8 * k);
+        const uint16_t key = iq2::pack_key(L + 8 * k);
         int p = g.map[key];
         if (p < 0) {
             all_on_grid = false;
@@ -137,7 +137,7 @@ DGKC_HD Iq1sGroup iq1_s_group(const Iq2View& g, const float* xb, const float* we
         for (int k = 0; k < 4; ++k) {
             for (int j = 0; j < 8; ++j) {
                 const float w = weight[8 * k + j];
-                const float q = v[iq2_level_of(g, r.index[k], j)];
+                const float q = v[iq2::grid_level(g, r.index[k], j)];
                 sumqx += w * q * xb[8 * k + j];
                 sumq2 += w * q * q;
             }
@@ -258,7 +258,7 @@ DGKC_HD Iq1mGroup iq1_m_group(const Iq2View& g, const float* xb, const float* we
     }
     bool all_on_grid = true;
     for (int k = 0; k < 2; ++k) {
-        const uint16_t key = iq2_pack_key(L + 8 * k);
+        const uint16_t key = iq2::pack_key(L + 8 * k);
         int p = g.map[key];
         if (p < 0) {
             all_on_grid = false;
@@ -272,7 +272,7 @@ DGKC_HD Iq1mGroup iq1_m_group(const Iq2View& g, const float* xb, const float* we
             const float* v = vals[iq1m_negative(combo, k)];
             for (int j = 0; j < 8; ++j) {
                 const float w = weight[8 * k + j];
-                const float q = v[iq2_level_of(g, r.index[k], j)];
+                const float q = v[iq2::grid_level(g, r.index[k], j)];
                 sumqx += w * q * xb[8 * k + j];
                 sumq2 += w * q * q;
             }
@@ -336,7 +336,7 @@ DGKC_HD void encode_iq1_m_block(const Iq2View& g, const float* xbl, const float*
             const float* v = vals[iq1m_negative(combos[ib], k)];
             for (int j = 0; j < 8; ++j) {
                 const float w = weight[8 * k + j];
-                const float q = v[iq2_level_of(g, index[ib][k], j)] * (float)(2 * l + 1);
+                const float q = v[iq2::grid_level(g, index[ib][k], j)] * (float)(2 * l + 1);
                 sumqx += w * q * xb[8 * k + j];
                 sumq2 += w * q * q;
             }
