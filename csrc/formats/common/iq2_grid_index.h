@@ -134,6 +134,7 @@ static inline const uint16_t* grid_neighbours(const GridIndex& g, uint16_t key, 
 }
 static inline int grid_level(const GridIndex& g, int point, int j) { return g.levels(point)[j]; }
 static inline float grid_odd(const GridIndex& g, int point, int j) { return g.odd_values(point)[j]; }
+static inline int grid_size(const GridIndex& g) { return g.size(); }
 
 template <class View>
 DGK_HD int grid_find(const View& v, uint16_t key) { return v.map[key]; }
@@ -147,8 +148,8 @@ template <class View>
 DGK_HD int grid_level(const View& v, int point, int j) { return (v.grid_keys[point] >> (2 * j)) & 3; }
 template <class View>
 DGK_HD float grid_odd(const View& v, int point, int j) { return (float)(2 * grid_level(v, point, j) + 1); }
-
-// The IQ1 neighbour search below reads the index through its inline members: scalar files only.
+template <class View>
+DGK_HD int grid_size(const View& v) { return v.size; }
 
 // IQ2 off-grid fallback (ggml's iq2_find_best_neighbour): the neighbour minimising
 // sum w*(scale*q - x)^2 with q = 2l+1; first minimum wins. Writes its levels to L, returns its index.
@@ -192,38 +193,39 @@ DGK_HD int iq2_point(const Grid& g, const int8_t* L) {
     return p < 0 ? 0 : p;
 }
 
-// IQ1 off-grid fallback (ggml's iq1_find_best_neighbour2): as above with q = xg[l] (the shifted
-// ternary values). ggml then scans the whole grid if no neighbour scored below FLT_MAX, reading
-// xval out of bounds; only reachable with overflowing weights, where we scan it with the right
-// element instead.
-static inline int iq1_best_neighbour(const GridIndex& gi, uint16_t key, const float* xval, const float* w,
-                              float scale, const float* xg, int8_t* L) {
+// Sum w*(scale*xg[l] - x)^2 over the 8 elements of grid point p (xg: the shifted ternary values).
+template <class Grid>
+DGK_HD float iq1_score(const Grid& g, int p, const float* xval, const float* w, float scale, const float* xg) {
+    float d2 = 0;
+    for (int j = 0; j < 8; ++j) {
+        const float diff = scale * xg[grid_level(g, p, j)] - xval[j];
+        d2 += w[j] * diff * diff;
+    }
+    return d2;
+}
+
+// IQ1 off-grid fallback (ggml's iq1_find_best_neighbour2): as iq2_best_neighbour with q = xg[l].
+// ggml then scans the whole grid if no neighbour scored below FLT_MAX, reading xval out of bounds;
+// only reachable with overflowing weights, where we scan it with the right element instead.
+template <class Grid>
+DGK_HD int iq1_best_neighbour(const Grid& g, uint16_t key, const float* xval, const float* w, float scale,
+                              const float* xg, int8_t* L) {
     int count;
-    const uint16_t* nb = gi.neighbours(key, &count);
+    const uint16_t* nb = grid_neighbours(g, key, &count);
     float best = FLT_MAX;
     int pick = -1;
-    auto score = [&](int g) {
-        const int8_t* lv = gi.levels(g);
-        float d2 = 0;
-        for (int j = 0; j < 8; ++j) {
-            const float diff = scale * xg[lv[j]] - xval[j];
-            d2 += w[j] * diff * diff;
-        }
-        return d2;
-    };
     for (int c = 0; c < count; ++c) {
-        const float d2 = score(nb[c]);
+        const float d2 = iq1_score(g, nb[c], xval, w, scale, xg);
         if (d2 < best) { best = d2; pick = nb[c]; }
     }
     if (pick < 0) {
-        for (int g = 0; g < gi.size(); ++g) {
-            const float d2 = score(g);
-            if (d2 < best) { best = d2; pick = g; }
+        for (int p = 0; p < grid_size(g); ++p) {
+            const float d2 = iq1_score(g, p, xval, w, scale, xg);
+            if (d2 < best) { best = d2; pick = p; }
         }
     }
     if (pick < 0) pick = nb[0];
-    const int8_t* lv = gi.levels(pick);
-    for (int j = 0; j < 8; ++j) L[j] = lv[j];
+    for (int j = 0; j < 8; ++j) L[j] = (int8_t)grid_level(g, pick, j);
     return pick;
 }
 

@@ -110,9 +110,21 @@ DGK_HD bool signed_group(int np, const float* xb, const float* weight, bool pari
 // ---- IQ1 -----------------------------------------------------------------------------------
 
 constexpr float kIq1Delta = 0.125f;
-// Dequantized values of levels 0, 1, 2 under a positive and a negative shift.
+// Dequantized values of levels 0, 1, 2 under a positive and a negative shift. Host arrays cannot be
+// read in device code, so the CUDA module gets its own copies; iq1_values picks the side's.
 constexpr float kIq1Plus[3] = {-1 + kIq1Delta, kIq1Delta, 1 + kIq1Delta};
 constexpr float kIq1Minus[3] = {-1 - kIq1Delta, -kIq1Delta, 1 - kIq1Delta};
+#if defined(__CUDACC__)
+static __device__ const float kIq1PlusDevice[3] = {-1 + kIq1Delta, kIq1Delta, 1 + kIq1Delta};
+static __device__ const float kIq1MinusDevice[3] = {-1 - kIq1Delta, -kIq1Delta, 1 - kIq1Delta};
+#endif
+DGK_HD const float* iq1_values(bool negative) {
+#if defined(__CUDA_ARCH__)
+    return negative ? kIq1MinusDevice : kIq1PlusDevice;
+#else
+    return negative ? kIq1Minus : kIq1Plus;
+#endif
+}
 
 // Prefix sums of weight*x and weight over the group in sorted order (sumx[0] = sumw[0] = 0).
 DGK_HD void iq1_prefix_sums(const int* order, const float* xb, const float* weight, int n, float* sumx,
@@ -135,14 +147,29 @@ DGK_HD bool iq1_split_levels(const int* order, int n, int i1, int i2, float* sca
     return true;
 }
 
+// Starts loading the neighbour lists of an off-grid key, which are scattered over large tables (speed
+// only; a no-op for other views of the grid and on the device).
+DGK_HD void prefetch_neighbours(const GridArrays& A, uint16_t key) {
+#if !defined(__CUDA_ARCH__)
+    const uint32_t at = A.nb_offset[key];
+    __builtin_prefetch(A.nb_keys + at);
+    __builtin_prefetch(A.nb_points + at);
+#else
+    (void)A;
+    (void)key;
+#endif
+}
+template <class View>
+DGK_HD void prefetch_neighbours(const View&, uint16_t) {}
+
 // The np (<= 4) points of levels L on the grid: a point not on it takes
 // `snap(key, x, w, scale, values) -> grid index` (the neighbour search); values[k] are the three
 // shifted values of point k. When some point was off the grid, the scale is refitted by weighted
 // least squares to the chosen points (sums in element order). Writes the grid indices, returns
-// the scale.
-template <class Snap>
-DGK_HD float iq1_snap_refit(const GridArrays& A, int np, const int8_t* L, const float* xb, const float* weight,
-                            float scale, const float* const* values, Snap&& snap, uint16_t* index) {
+// the scale. `Grid`: GridArrays, or any view with its map and grid_keys.
+template <class Grid, class Snap>
+DGK_HD float iq1_snap_refit(const Grid& A, int np, const int8_t* L, const float* xb, const float* weight, float scale,
+                            const float* const* values, Snap&& snap, uint16_t* index) {
     uint16_t keys[4];
     int grid[4];
     bool all_on_grid = true;
@@ -150,16 +177,9 @@ DGK_HD float iq1_snap_refit(const GridArrays& A, int np, const int8_t* L, const 
         keys[k] = iq2::pack_key(L + 8 * k);
         grid[k] = A.map[keys[k]];
     }
-    // The neighbour lists of the off-grid points are scattered over large tables: start loading
-    // them all before the first search (no effect on the result).
-    for (int k = 0; k < np; ++k) {
-        if (grid[k] >= 0) continue;
-#if !defined(__CUDA_ARCH__)
-        const uint32_t at = A.nb_offset[keys[k]];
-        __builtin_prefetch(A.nb_keys + at);
-        __builtin_prefetch(A.nb_points + at);
-#endif
-    }
+    // Load the neighbour lists of all off-grid points before the first search (no effect on the result).
+    for (int k = 0; k < np; ++k)
+        if (grid[k] < 0) prefetch_neighbours(A, keys[k]);
     for (int k = 0; k < np; ++k) {
         int g = grid[k];
         if (g < 0) {
@@ -180,6 +200,19 @@ DGK_HD float iq1_snap_refit(const GridArrays& A, int np, const int8_t* L, const 
         }
     }
     return sumqx > 0 && sumq2 > 0 ? sumqx / sumq2 : scale;
+}
+
+// Indices 0..n-1 in ascending order of x, equal values in index order: what ggml's glibc qsort (a
+// stable merge sort at these sizes) leaves. Insertion sort: n is 16 or 32.
+DGK_HD void iq1_sorted_order(const float* x, int n, int* order) {
+    for (int j = 0; j < n; ++j) {
+        int i = j;
+        while (i > 0 && x[j] < x[order[i - 1]]) {
+            order[i] = order[i - 1];
+            --i;
+        }
+        order[i] = j;
+    }
 }
 
 }  // namespace
