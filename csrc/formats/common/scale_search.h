@@ -17,6 +17,9 @@ DGK_HD int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v
 
 constexpr float kGroupMaxEps = 1e-15f;  // below this a group counts as all zero
 
+// The search bodies, host+device.
+namespace hd {
+
 // Element weight of make_qx_quants when no explicit weights are given.
 DGK_HD float qx_weight(int rmse_type, float x) {
     switch (rmse_type) {
@@ -327,5 +330,33 @@ DGK_HD void search_scale_min_imatrix(const float* x, const float* qw, int nmax, 
         scales[j] = make_qkx3_quants(32, nmax, xs, w, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
     }
 }
+
+}  // namespace hd
+
+// The bodies above, under their public names. The CUDA module calls them directly (inlined into its
+// per-block functions); on the CPU each is compiled once, out of line, in scale_search.cpp: the long
+// search loops compile better there than inlined into every caller (measured: the legacy imatrix
+// encoders ran ~25% slower inlined), and the AVX2 files link to that scalar copy as before.
+#if defined(__CUDACC__)
+using hd::make_q3_quants;
+using hd::make_qkx2_quants;
+using hd::make_qkx3_quants;
+using hd::make_qp_quants;
+using hd::make_qx_quants;
+using hd::search_scale_min_imatrix;
+using hd::search_scale_min_plain;
+#else
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw);
+float make_q3_quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse);
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
+float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
+float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights);
+void search_scale_min_plain(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                            float* scales, float* mins);
+void search_scale_min_imatrix(const float* x, const float* qw, int nmax, uint8_t* L, float* scales, float* mins,
+                              float* sw);
+#endif
 
 }  // namespace dgk::ref

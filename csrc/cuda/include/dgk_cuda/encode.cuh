@@ -22,42 +22,23 @@ namespace dgk::cuda {
 template <int F> struct Enc { static constexpr bool available = false; };
 
 // ---- legacy (csrc/formats/common/legacy_encode.h) ------------------------------------------------
-template <> struct Enc<F_Q4_0> {
+// NMAX 8 / 16: symmetric (d); 15 / 31: asymmetric (d, m). 4-bit levels for NMAX 8 and 15, else 5-bit.
+template <class Block, int NMAX>
+struct LegacyEnc {
     static constexpr bool available = true;
     DGKC_HD static void run(const float* x, const float* qw, float sigma2, uint8_t* p) {
-        auto* out = (block_q4_0*)p;
+        auto* out = (Block*)p;
         uint8_t q[QK];
-        encode_symmetric_block<8>(x, qw, sigma2, &out->d, q);
-        pack_q4(q, out->qs);
+        if constexpr (NMAX == 8 || NMAX == 16) encode_symmetric_block<NMAX>(x, qw, sigma2, &out->d, q);
+        else encode_asymmetric_block<NMAX>(x, qw, sigma2, &out->d, &out->m, q);
+        if constexpr (NMAX == 8 || NMAX == 15) pack_q4(q, out->qs);
+        else pack_q5(q, out->qs, out->qh);
     }
 };
-template <> struct Enc<F_Q5_0> {
-    static constexpr bool available = true;
-    DGKC_HD static void run(const float* x, const float* qw, float sigma2, uint8_t* p) {
-        auto* out = (block_q5_0*)p;
-        uint8_t q[QK];
-        encode_symmetric_block<16>(x, qw, sigma2, &out->d, q);
-        pack_q5(q, out->qs, out->qh);
-    }
-};
-template <> struct Enc<F_Q4_1> {
-    static constexpr bool available = true;
-    DGKC_HD static void run(const float* x, const float* qw, float sigma2, uint8_t* p) {
-        auto* out = (block_q4_1*)p;
-        uint8_t q[QK];
-        encode_asymmetric_block<15>(x, qw, sigma2, &out->d, &out->m, q);
-        pack_q4(q, out->qs);
-    }
-};
-template <> struct Enc<F_Q5_1> {
-    static constexpr bool available = true;
-    DGKC_HD static void run(const float* x, const float* qw, float sigma2, uint8_t* p) {
-        auto* out = (block_q5_1*)p;
-        uint8_t q[QK];
-        encode_asymmetric_block<31>(x, qw, sigma2, &out->d, &out->m, q);
-        pack_q5(q, out->qs, out->qh);
-    }
-};
+template <> struct Enc<F_Q4_0> : LegacyEnc<block_q4_0, 8> {};
+template <> struct Enc<F_Q5_0> : LegacyEnc<block_q5_0, 16> {};
+template <> struct Enc<F_Q4_1> : LegacyEnc<block_q4_1, 15> {};
+template <> struct Enc<F_Q5_1> : LegacyEnc<block_q5_1, 31> {};
 template <> struct Enc<F_Q8_0> {
     static constexpr bool available = true;
     DGKC_HD static void run(const float* x, const float*, float, uint8_t* p) { encode_q8_0_block(x, *(block_q8_0*)p); }
