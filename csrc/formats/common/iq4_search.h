@@ -67,14 +67,8 @@ DGK_HD void iq4_fit_sums(const float* xb, const float* w, float id, float& sumqx
 // Weighted least-squares scale of one group of 32 (may be negative); 0 for a group whose largest
 // magnitude is below ggml's GROUP_MAX_EPS.
 DGK_HD float iq4_group_scale(const float* xb, const float* w) {
-    float amax = 0, max = 0;
-    for (int j = 0; j < kIq4Group; ++j) {
-        const float a = fabsf(xb[j]);
-        if (a > amax) {
-            amax = a;
-            max = xb[j];
-        }
-    }
+    float max, amax;
+    signed_absmax(kIq4Group, xb, &max, &amax);
     if (amax < kGroupMaxEps) return 0.f;
     const int k0 = DGK_TAB(kvalues_iq4nl)[0];
     // Start with the element of largest magnitude on the extreme level -127 ...

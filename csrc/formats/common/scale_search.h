@@ -17,6 +17,29 @@ DGK_HD int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v
 
 constexpr float kGroupMaxEps = 1e-15f;  // below this a group counts as all zero
 
+// Signed value of largest magnitude (the first one on ties) and that magnitude.
+DGK_HD void signed_absmax(int n, const float* x, float* max_out, float* amax_out) {
+    float max = 0.f, amax = 0.f;
+    for (int i = 0; i < n; ++i) {
+        const float ax = fabsf(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[i];
+        }
+    }
+    *max_out = max;
+    *amax_out = amax;
+}
+
+// Importance weights qw*sqrt(sigma2 + x^2) of the n elements of a sub-block (the K-quant imatrix
+// encoders); returns their sum, added in index order after all are computed.
+DGK_HD float imatrix_weights_sum(const float* xs, const float* qw, float sigma2, int n, float* w) {
+    for (int i = 0; i < n; ++i) w[i] = qw[i] * sqrtf(sigma2 + xs[i] * xs[i]);
+    float s = 0.0f;
+    for (int i = 0; i < n; ++i) s += w[i];
+    return s;
+}
+
 // The search bodies, host+device.
 namespace hd {
 
@@ -33,20 +56,6 @@ DGK_HD float qx_weight(int rmse_type, float x) {
 // Weight of element i in make_qx_quants: the given weights, else the rmse_type's.
 DGK_HD float qx_weight_at(const float* qw, int rmse_type, const float* x, int i) {
     return qw ? qw[i] : qx_weight(rmse_type, x[i]);
-}
-
-// Signed value of largest magnitude (the first one on ties) and that magnitude.
-DGK_HD void signed_absmax(int n, const float* x, float* max_out, float* amax_out) {
-    float max = 0.f, amax = 0.f;
-    for (int i = 0; i < n; ++i) {
-        const float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
-    *max_out = max;
-    *amax_out = amax;
 }
 
 // Weight of element i in make_qkx{2,3}_quants: the given weights, else x^2 (qkx3 without weights).
@@ -323,10 +332,7 @@ DGK_HD void search_scale_min_imatrix(const float* x, const float* qw, int nmax, 
     const float sigma2 = 2 * sum_x2 / 256.f;
     for (int j = 0; j < 8; ++j) {
         const float* xs = x + 32 * j;
-        for (int i = 0; i < 32; ++i) w[i] = qw[32 * j + i] * sqrtf(sigma2 + xs[i] * xs[i]);
-        float s = 0.0f;
-        for (int i = 0; i < 32; ++i) s += w[i];
-        sw[j] = s;
+        sw[j] = imatrix_weights_sum(xs, qw + 32 * j, sigma2, 32, w);
         scales[j] = make_qkx3_quants(32, nmax, xs, w, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
     }
 }

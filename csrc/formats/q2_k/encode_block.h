@@ -44,10 +44,7 @@ DGK_HD void encode_q2_k_imatrix(const float* x, const float* qw, block_q2_k& b, 
     const float sigma2 = sumx2 / 256.f;
     for (int j = 0; j < 16; ++j) {
         const float* xs = x + 16 * j;
-        for (int i = 0; i < 16; ++i) w[i] = qw[16 * j + i] * sqrtf(sigma2 + xs[i] * xs[i]);
-        float s = 0.0f;
-        for (int i = 0; i < 16; ++i) s += w[i];
-        sw[j] = s;
+        sw[j] = imatrix_weights_sum(xs, qw + 16 * j, sigma2, 16, w);
         scales[j] = make_qkx3_quants(16, 3, xs, w, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
     }
     // Scales and mins are themselves quantized to 4 bits, weighted by each sub-block's weight.

@@ -43,10 +43,7 @@ DGK_HD void encode_q3_k_imatrix(const float* x, const float* qw, block_q3_k& b, 
     const float sigma2 = 2 * sumx2 / 256.f;
     for (int j = 0; j < 16; ++j) {
         const float* xs = x + 16 * j;
-        for (int i = 0; i < 16; ++i) w[i] = qw[16 * j + i] * sqrtf(sigma2 + xs[i] * xs[i]);
-        float s = 0.0f;
-        for (int i = 0; i < 16; ++i) s += w[i];
-        sw[j] = s;
+        sw[j] = imatrix_weights_sum(xs, qw + 16 * j, sigma2, 16, w);
         scales[j] = make_qx_quants(16, 4, xs, L + 16 * j, 1, w);
     }
     // The 16 scales get a symmetric 6-bit quantization of their own (d may come out negative).

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../common/scale_search.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 
@@ -11,14 +12,8 @@ namespace dgk::ref {
 namespace {
 
 DGK_HD void encode_q8_k_block(const float* x, block_q8_k& b) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < QK_K; ++j) {
-        const float a = fabsf(x[j]);
-        if (a > amax) {
-            amax = a;
-            max = x[j];
-        }
-    }
+    float max, amax;
+    ref::signed_absmax(QK_K, x, &max, &amax);  // qualified: legacy_pack.h has a 32-weight one
     if (!amax) {
         // ggml clears d and qs but leaves bsums untouched; zero them rather than leak memory.
         uint8_t* bytes = reinterpret_cast<uint8_t*>(&b);
