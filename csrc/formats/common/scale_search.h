@@ -4,7 +4,8 @@
 // bytes. Every float expression keeps the operand order of ggml's helpers, e.g. a weighted sum term is
 // (w*x)*l, never w*(x*l): with no FMA contraction (-ffp-contract=off, nvcc --fmad=false) that order
 // decides the chosen scale. Only device-callable math (fabsf, sqrtf) and plain loops, no std:: calls.
-// `static` (DGK_HD): each translation unit, AVX2 ones included, keeps its own copy.
+// The helpers are `static` (DGK_HD): each translation unit, AVX2 ones included, keeps its own copy;
+// the searches themselves are compiled once on the CPU (see the end of this file).
 #pragma once
 #include <cmath>
 #include <cstdint>
