@@ -17,7 +17,7 @@ python_add_library(_cuda MODULE
   "${CMAKE_CURRENT_SOURCE_DIR}/csrc/formats/common/iq3_grid_index.cpp"
   "${CMAKE_CURRENT_SOURCE_DIR}/csrc/core/tables.cpp"
   WITH_SOABI)
-target_include_directories(_cuda PRIVATE csrc/include "${_dgk_cuda_dir}/include")
+target_include_directories(_cuda PRIVATE csrc/include csrc "${_dgk_cuda_dir}/include")
 target_link_libraries(_cuda PRIVATE pybind11::headers)
 set_target_properties(_cuda PROPERTIES
   CUDA_ARCHITECTURES "${DGK_CUDA_ARCHS}"

@@ -112,49 +112,6 @@ GridArrays GridIndex::arrays() const {
     return {size_, map_.data(), nb_offset_.data(), nb_list_.data(), nb_keys_.data(), grid_keys_.data()};
 }
 
-float iq2_search_group16(const GridIndex& gi, const float* xval, const float* weight, const float* waux,
-                         float max, int8_t* L) {
-    constexpr int kMaxQ = 3;
-    int8_t Laux[16];
-    bool on_grid[2] = {true, true}, on_grid_aux[2];
-    for (int i = 0; i < 16; ++i) L[i] = 0;
-    float best = 0;
-    float scale = max / (2 * kMaxQ - 1);
-    for (int is = -9; is <= 9; ++is) {
-        const float id = (2 * kMaxQ - 1 + is * 0.1f) / max;
-        const float this_scale = 1 / id;
-        for (int k = 0; k < 2; ++k) {
-            iq2_levels(xval + 8 * k, id, Laux + 8 * k);
-            const uint16_t key = pack_key(Laux + 8 * k);
-            on_grid_aux[k] = gi.find(key) >= 0;
-            if (!on_grid_aux[k]) iq2_best_neighbour(gi, key, xval + 8 * k, waux + 8 * k, this_scale, Laux + 8 * k);
-        }
-        float sumqx, sumq2;
-        iq2_fit_sums(16, xval, weight, Laux, &sumqx, &sumq2);
-        if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-            scale = sumqx / sumq2;
-            best = scale * sumqx;
-            for (int i = 0; i < 16; ++i) L[i] = Laux[i];
-            on_grid[0] = on_grid_aux[0];
-            on_grid[1] = on_grid_aux[1];
-        }
-    }
-    if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
-        const float id = 1 / scale;
-        for (int k = 0; k < 2; ++k) {
-            if (on_grid[k]) continue;
-            int8_t* Lk = L + 8 * k;
-            iq2_levels(xval + 8 * k, id, Lk);
-            const uint16_t key = pack_key(Lk);
-            if (gi.find(key) < 0) iq2_best_neighbour(gi, key, xval + 8 * k, waux + 8 * k, scale, Lk);
-        }
-        float sumqx, sumq2;
-        iq2_fit_sums(16, xval, weight, L, &sumqx, &sumq2);
-        if (sumq2 > 0) scale = sumqx / sumq2;
-    }
-    return scale;
-}
-
 const GridIndex& grid_index(Lattice which) {
     // Function-local statics: built on first use, initialisation is thread-safe (C++11).
     switch (which) {

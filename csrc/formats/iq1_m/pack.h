@@ -2,10 +2,10 @@
 // (scalar) and avx2_encode.cpp: the group's levels from the chosen split, the grid snapping and
 // refit, the super-block weights, the packing of indices and shift bits, and the refit of the
 // fp16 super-block scale over the 3-bit group scales. Each file supplies only its split search and
-// its neighbour search. Internal linkage throughout (both ISAs include this header).
+// its neighbour search. Internal linkage throughout (both ISAs include this header); host+device
+// (DGK_HD) for the CUDA module, which passes its own grid view.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "../common/iq_pack.h"
 #include "dgk/blocks.h"
@@ -18,12 +18,15 @@ using iq2::GridArrays;
 
 constexpr int kGroup = 16;
 constexpr float kZeroGroup = 1e-7f;
-// Shift combination c (0..3) of the two 8-weight halves: bit 1 = first half negative, bit 0 = second.
-constexpr uint8_t kShiftBits[4] = {0x00, 0x80, 0x08, 0x88};
+// Shift combination c (0..3) of the two 8-weight halves: bit 1 = first half negative, bit 0 = second;
+// stored as bit 3 (first half) and bit 7 (second half) of the group's qh byte.
+DGK_HD uint8_t shift_bits(int combo) {
+    return static_cast<uint8_t>(((combo & 2) ? 0x08 : 0) | ((combo & 1) ? 0x80 : 0));
+}
 
-inline const float* half_values(int combo, int half) {
+DGK_HD const float* half_values(int combo, int half) {
     const bool negative = half == 0 ? combo >= 2 : (combo & 1) != 0;
-    return negative ? iq::kIq1Minus : iq::kIq1Plus;
+    return iq::iq1_values(negative);
 }
 
 // Result of the split search: the best split (i1, i2) of the sorted group, its shift combination
@@ -42,8 +45,8 @@ struct GroupResult {
 // One 16-weight group: `search(xb, weight, max, order)` sorts the group (ggml's stable order) into
 // `order` and returns the best split over every split and shift combination; `snap` is the
 // off-grid neighbour search (see iq::iq1_snap_refit).
-template <class Search, class Snap>
-inline GroupResult encode_group(const GridArrays& A, const float* xb, const float* weight, Search&& search,
+template <class Grid, class Search, class Snap>
+DGK_HD GroupResult encode_group(const Grid& A, const float* xb, const float* weight, Search&& search,
                                 Snap&& snap) {
     GroupResult r;
     const float max = iq::max_abs(xb, kGroup);
@@ -63,10 +66,9 @@ inline GroupResult encode_group(const GridArrays& A, const float* xb, const floa
 }
 
 // One super-block; `group(xb, weight)` encodes a group (encode_group with the file's searches).
-template <class Group>
-inline void encode_superblock(const GridArrays& A, const float* xbl, const float* qwbl, block_iq1_m* y,
-                              Group&& group) {
-    std::memset(y, 0, sizeof(*y));
+template <class Grid, class Group>
+DGK_HD void encode_superblock(const Grid& A, const float* xbl, const float* qwbl, block_iq1_m* y, Group&& group) {
+    iq::clear_block(*y);
     const float sigma2 = iq::superblock_sigma2(xbl, 2);
     alignas(32) float weight[QK_K];
     iq::weights_or_x2(xbl, qwbl, sigma2, QK_K, weight);
@@ -97,7 +99,7 @@ inline void encode_superblock(const GridArrays& A, const float* xbl, const float
     for (int ib = 0; ib < QK_K / kGroup; ++ib) {
         const int l = iq::scale_code(id, scales[ib], 7);
         sc[ib / 4] |= static_cast<uint16_t>(l << (3 * (ib % 4)));
-        y->qh[ib] |= kShiftBits[combos[ib]];
+        y->qh[ib] |= shift_bits(combos[ib]);
         const float* xb = xbl + kGroup * ib;
         const float* w = weight + kGroup * ib;
         for (int k = 0; k < 2; ++k) {

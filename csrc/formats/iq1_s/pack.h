@@ -2,10 +2,9 @@
 // (scalar) and avx2_encode.cpp: the group's levels from the chosen split, the grid snapping and
 // refit, the super-block weights and the packing of indices, shifts and 3-bit scales. Each file
 // supplies only its split search and its neighbour search. Internal linkage throughout (both ISAs
-// include this header).
+// include this header); host+device (DGK_HD) for the CUDA module, which passes its own grid view.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "../common/iq_pack.h"
 #include "dgk/blocks.h"
@@ -35,8 +34,8 @@ struct GroupResult {
 // One 32-weight group: `search(xb, weight, max, order)` sorts the group (ggml's stable order) into
 // `order` and returns the best split over every split of both shifts; `snap` is the off-grid
 // neighbour search (see iq::iq1_snap_refit).
-template <class Search, class Snap>
-inline GroupResult encode_group(const GridArrays& A, const float* xb, const float* weight, Search&& search,
+template <class Grid, class Search, class Snap>
+DGK_HD GroupResult encode_group(const Grid& A, const float* xb, const float* weight, Search&& search,
                                 Snap&& snap) {
     GroupResult r;
     const float max = iq::max_abs(xb, kGroup);
@@ -49,7 +48,7 @@ inline GroupResult encode_group(const GridArrays& A, const float* xb, const floa
     float scale = s.scale;
     int shift = s.shift;
     if (iq::iq1_split_levels(order, kGroup, s.i1, s.i2, &scale, L)) shift = -shift;  // mirrored
-    const float* v = shift == 1 ? iq::kIq1Plus : iq::kIq1Minus;
+    const float* v = iq::iq1_values(shift != 1);
     const float* values[kGroup / 8] = {v, v, v, v};
     r.scale = iq::iq1_snap_refit(A, kGroup / 8, L, xb, weight, scale, values, snap, r.index);
     r.shift = shift;
@@ -58,8 +57,8 @@ inline GroupResult encode_group(const GridArrays& A, const float* xb, const floa
 
 // One super-block; `group(xb, weight)` encodes a group (encode_group with the file's searches).
 template <class Group>
-inline void encode_superblock(const float* xbl, const float* qwbl, block_iq1_s* y, Group&& group) {
-    std::memset(y, 0, sizeof(*y));
+DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq1_s* y, Group&& group) {
+    iq::clear_block(*y);
     const float sigma2 = iq::superblock_sigma2(xbl, 2);
 
     float scales[QK_K / kGroup];

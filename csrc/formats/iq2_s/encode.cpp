@@ -12,13 +12,7 @@ namespace dgk::ref {
 void encode_iq2_s(const float* x, void* dst, int64_t n, const float* imatrix) {
     const iq2::GridIndex& gi = iq2::grid_index(iq2::Lattice::IQ2_S);
     auto search = [&gi](const float* xval, const float* w, const float* waux, float max, int* points) {
-        int8_t L[16];
-        const float scale = iq2::iq2_search_group16(gi, xval, w, waux, max, L);
-        for (int k = 0; k < 2; ++k) {
-            const int g = gi.find(iq2::pack_key(L + 8 * k));  // on the grid by construction
-            points[k] = g < 0 ? 0 : g;
-        }
-        return scale;
+        return iq2::iq2_search_points16(gi, xval, w, waux, max, points);
     };
     auto* y = static_cast<block_iq2_s*>(dst);
     for (int64_t b = 0; b < n / QK_K; ++b)

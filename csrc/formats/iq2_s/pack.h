@@ -2,10 +2,9 @@
 // (scalar) and avx2_encode.cpp: the super-block weights (with or without an importance matrix),
 // the groups' explicit signs, the 10-bit indices split over qs and qh, and the 4-bit scales. Each
 // file supplies only its search (iq2_search_group16). Internal linkage throughout (both ISAs
-// include this header).
+// include this header); host+device (DGK_HD) for the CUDA module.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "../common/iq_pack.h"
 #include "dgk/blocks.h"
@@ -19,8 +18,8 @@ constexpr float kZeroGroup = 1e-8f;
 // One super-block; `search(xval, weight, waux, max, points)` returns a 16-weight group's signed
 // scale and writes its two grid points.
 template <class Search>
-inline void encode_superblock(const float* xbl, const float* qwbl, block_iq2_s* y, Search&& search) {
-    std::memset(y, 0, sizeof(*y));
+DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_s* y, Search&& search) {
+    iq::clear_block(*y);
     const float sigma2 = iq::superblock_sigma2(xbl, 2);
     uint8_t* signs_out = y->qs + QK_K / 8;
     float scales[QK_K / 16];

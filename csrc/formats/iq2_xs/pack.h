@@ -1,10 +1,10 @@
 // IQ2_XS encoding around the scale search (ggml's quantize_row_iq2_xs_impl), shared by encode.cpp
 // (scalar) and avx2_encode.cpp: the super-block weights, the groups' signs, the 9-bit index |
 // 7 sign bits words and the 4-bit scales. Each file supplies only its search (iq2_search_group16).
-// Internal linkage throughout (both ISAs include this header).
+// Internal linkage throughout (both ISAs include this header); host+device (DGK_HD) for the
+// CUDA module.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "../common/iq_pack.h"
 #include "dgk/blocks.h"
@@ -18,7 +18,7 @@ constexpr float kZeroGroup = 1e-15f;
 // One super-block; `search(xval, weight, waux, max, points)` returns a 16-weight group's signed
 // scale and writes its two grid points.
 template <class Search>
-inline void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xs* y, Search&& search) {
+DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xs* y, Search&& search) {
     const float sigma2 = iq::superblock_sigma2(xbl, 1);
     uint16_t q2[QK_K / 8] = {0};
     float scales[QK_K / 16];
@@ -38,9 +38,9 @@ inline void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xs*
     }
 
     y->d = f32_to_fp16(0.f);
-    std::memset(y->scales, 0, sizeof(y->scales));
+    for (int i = 0; i < QK_K / 32; ++i) y->scales[i] = 0;
     if (!max_scale) {
-        std::memset(y->qs, 0, sizeof(y->qs));
+        for (int i = 0; i < QK_K / 8; ++i) y->qs[i] = 0;
         return;
     }
     const float d = max_scale / 31;
@@ -48,7 +48,7 @@ inline void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xs*
     const float id = 1 / d;
     for (int ib = 0; ib < QK_K / 16; ++ib)
         y->scales[ib / 2] |= static_cast<uint8_t>(iq::scale_code(id, scales[ib], 15) << (4 * (ib % 2)));
-    std::memcpy(y->qs, q2, sizeof(y->qs));
+    for (int i = 0; i < QK_K / 8; ++i) y->qs[i] = q2[i];
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 // IQ2_XXS encoding around the scale search (ggml's quantize_row_iq2_xxs_impl), shared by
 // encode.cpp (scalar) and avx2_encode.cpp: the group's magnitudes and sign parity, the index and
 // sign words, the super-block weights and the 4-bit scales. Each file supplies only its search.
-// Internal linkage throughout (both ISAs include this header).
+// Internal linkage throughout (both ISAs include this header); host+device (DGK_HD) for the
+// CUDA module.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "../common/iq_pack.h"
 #include "dgk/blocks.h"
@@ -21,7 +21,7 @@ constexpr float kZeroGroup = 1e-15f;
 // Returns the unsigned scale and writes the 4 grid indices and 28 sign bits, or returns 0 (and
 // leaves the words alone) for a group too small to encode.
 template <class Search>
-inline float encode_group(const float* xb, const float* weight, Search&& search, uint32_t* idx_word,
+DGK_HD float encode_group(const float* xb, const float* weight, Search&& search, uint32_t* idx_word,
                           uint32_t* sign_word) {
     alignas(32) float xval[32], waux[32];
     uint8_t signs[4];
@@ -44,7 +44,7 @@ inline float encode_group(const float* xb, const float* weight, Search&& search,
 
 // One super-block; `search` as for encode_group.
 template <class Search>
-inline void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xxs* y, Search&& search) {
+DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xxs* y, Search&& search) {
     const float sigma2 = iq::superblock_sigma2(xbl, 1);
     uint32_t words[2 * (QK_K / 32)] = {0};  // per group: grid indices, then signs | scale << 28
     float scales[QK_K / 32];
@@ -59,7 +59,7 @@ inline void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xxs
 
     y->d = f32_to_fp16(0.f);
     if (!max_scale) {
-        std::memset(y->qs, 0, sizeof(y->qs));
+        for (int i = 0; i < QK_K / 8; ++i) y->qs[i] = 0;
         return;
     }
     const float d = max_scale / 31;
@@ -67,7 +67,10 @@ inline void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xxs
     const float id = 1 / d;
     for (int ib = 0; ib < QK_K / 32; ++ib)
         words[2 * ib + 1] |= static_cast<uint32_t>(iq::scale_code(id, scales[ib], 15)) << 28;
-    std::memcpy(y->qs, words, sizeof(y->qs));
+    for (int i = 0; i < QK_K / 16; ++i) {  // each word as two little-endian halves
+        y->qs[2 * i] = static_cast<uint16_t>(words[i]);
+        y->qs[2 * i + 1] = static_cast<uint16_t>(words[i] >> 16);
+    }
 }
 
 }  // namespace

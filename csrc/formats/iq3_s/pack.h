@@ -1,10 +1,9 @@
 // IQ3_S encoding around the group search (ggml's quantize_row_iq3_s_impl), shared by encode.cpp
 // (scalar) and avx2.cpp: the weights, the explicit signs, the 9-bit grid indices split over qs and
 // qh, and the 4-bit scales. Each file supplies only its iq3_search_group. Internal linkage
-// throughout (both ISAs include this header).
+// throughout (both ISAs include this header); host+device (DGK_HD) for the CUDA module.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "../common/iq_pack.h"
 #include "dgk/blocks.h"
@@ -16,8 +15,8 @@ namespace {
 // One super-block; `search(xval, weight, waux, max, grid_index)` returns a 32-weight group's
 // signed scale and writes its 8 grid indices (iq3_search_group with rule {9, true}).
 template <class Search>
-inline void encode_block(const float* xs, const float* qw, block_iq3_s& blk, Search&& search) {
-    std::memset(&blk, 0, sizeof(blk));  // also d = fp16(0)
+DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_s& blk, Search&& search) {
+    iq::clear_block(blk);  // also d = fp16(0)
     const float sigma2 = iq::superblock_sigma2(xs, 2);
 
     float scales[QK_K / 32];

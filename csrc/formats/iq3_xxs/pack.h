@@ -1,10 +1,9 @@
 // IQ3_XXS encoding around the group search (ggml's quantize_row_iq3_xxs_impl), shared by
 // encode.cpp (scalar) and avx2.cpp: the weights, the sign parity, the grid index bytes, the sign
 // words and the 4-bit scales. Each file supplies only its iq3_search_group. Internal linkage
-// throughout (both ISAs include this header).
+// throughout (both ISAs include this header); host+device (DGK_HD) for the CUDA module.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "../common/iq_pack.h"
 #include "dgk/blocks.h"
@@ -18,8 +17,8 @@ constexpr float kGroupMaxEps = 1e-8f;  // groups whose largest |x| is below this
 // One super-block; `search(xval, weight, waux, max, grid_index)` returns a 32-weight group's
 // signed scale and writes its 8 grid indices (iq3_search_group with rule {15, false}).
 template <class Search>
-inline void encode_block(const float* xs, const float* qw, block_iq3_xxs& blk, Search&& search) {
-    std::memset(&blk, 0, sizeof(blk));  // also d = fp16(0)
+DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_xxs& blk, Search&& search) {
+    iq::clear_block(blk);  // also d = fp16(0)
     uint8_t* idx_bytes = blk.qs;
     uint8_t* sign_words = blk.qs + QK_K / 4;
     const float sigma2 = iq::superblock_sigma2(xs, 2);
@@ -40,23 +39,21 @@ inline void encode_block(const float* xs, const float* qw, block_iq3_xxs& blk, S
         for (int k = 0; k < 8; ++k) idx_bytes[8 * gi + k] = static_cast<uint8_t>(grid_index[k]);
         const uint32_t word = static_cast<uint32_t>(signs[0]) | (static_cast<uint32_t>(signs[1]) << 7) |
                               (static_cast<uint32_t>(signs[2]) << 14) | (static_cast<uint32_t>(signs[3]) << 21);
-        std::memcpy(sign_words + 4 * gi, &word, 4);
+        for (int b = 0; b < 4; ++b) sign_words[4 * gi + b] = static_cast<uint8_t>(word >> (8 * b));
         scales[gi] = scale;
         max_scale = max_scale > scale ? max_scale : scale;
     }
 
     if (!max_scale) {
-        std::memset(&blk, 0, sizeof(blk));
+        iq::clear_block(blk);
         return;
     }
     const float d = max_scale / 31;
     blk.d = f32_to_fp16(d * 1.0125f);  // ggml's fudge factor on the stored scale
     const float id = 1 / d;
-    for (int gi = 0; gi < QK_K / 32; ++gi) {
-        uint32_t word;
-        std::memcpy(&word, sign_words + 4 * gi, 4);
-        word |= static_cast<uint32_t>(iq::scale_code(id, scales[gi], 15)) << 28;
-        std::memcpy(sign_words + 4 * gi, &word, 4);
+    for (int gi = 0; gi < QK_K / 32; ++gi) {  // the scale code: bits 28..31 of the little-endian sign word
+        const int code = iq::scale_code(id, scales[gi], 15);
+        sign_words[4 * gi + 3] = static_cast<uint8_t>(sign_words[4 * gi + 3] | (code << 4));
     }
 }
 

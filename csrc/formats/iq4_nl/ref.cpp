@@ -1,7 +1,7 @@
 // IQ4_NL: 32 weights on the 16 non-linear levels kvalues_iq4nl, one fp16 scale per block.
 // The encoder is ggml_quantize_chunk's (quantize_iq4_nl): scale search over the block, then the
 // levels are re-chosen with the unrounded scale (not the CPU backend's single-pass from_float).
-#include "../common/iq4_search.h"
+#include "encode_block.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -22,17 +22,7 @@ void decode_iq4_nl(const void* src, float* dst, int64_t nblocks) {
 
 void encode_iq4_nl(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blk = static_cast<block_iq4_nl*>(dst);
-    float w[QK];
-    uint8_t L[QK];
-    for (int64_t i = 0; i < n / QK; ++i, x += QK) {
-        const float* qw = imatrix ? imatrix + i * QK : nullptr;
-        iq4_group_weights(x, qw, iq4_sigma2(x, QK), w);
-        const float d = iq4_group_scale(x, w);
-        blk[i].d = f32_to_fp16(d);
-        // A near-zero block gets d = 0 and id = 0, i.e. every weight on the level nearest 0.
-        iq4_levels(x, d ? 1 / d : 0, L);
-        iq4_pack(L, blk[i].qs);
-    }
+    for (int64_t i = 0; i < n / QK; ++i) encode_iq4_nl_block(x + i * QK, imatrix ? imatrix + i * QK : nullptr, blk[i]);
 }
 
 }  // namespace dgk::ref

@@ -1,7 +1,7 @@
 // Q4_1: 32 weights as 4-bit q with fp16 scale d and offset m, value = q * d + m.
 // Encoders follow ggml's quantize_row_q4_1_ref (min/max) and quantize_row_q4_1_impl (imatrix).
+#include "../common/legacy_encode.h"
 #include "../common/legacy_pack.h"
-#include "../common/scale_search.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
 
@@ -23,11 +23,9 @@ void decode_q4_1(const void* src, float* dst, int64_t nblocks) {
     }
 }
 
-// Plain levels: MIN(15, (int8)v).
 void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
-    encode_asymmetric(
-        x, static_cast<block_q4_1*>(dst), n, imatrix, 15, [](float v) { return clamp_s8_to_u8(v, 15); },
-        [](const uint8_t* q, block_q4_1& b) { pack_q4(q, b.qs); });
+    encode_rows_asymmetric<15>(x, static_cast<block_q4_1*>(dst), n, imatrix,
+                               [](const uint8_t* q, block_q4_1& b) { pack_q4(q, b.qs); });
 }
 
 }  // namespace dgk::ref

@@ -27,19 +27,7 @@ void decode_tq2_0(const void* src, float* dst, int64_t nblocks) {
 
 void encode_tq2_0(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_tq2_0*>(dst);
-    for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K) {
-        const float d = ternary_amax(x);
-        const float id = d ? 1.0f / d : 0.0f;
-        blk[i].d = f32_to_fp16(d);
-        for (int c = 0; c < 2; ++c) {
-            const float* xc = x + 128 * c;
-            for (int b = 0; b < 32; ++b) {
-                uint8_t byte = 0;
-                for (int k = 0; k < 4; ++k) byte |= (uint8_t)(ternary_digit(xc[b + 32 * k] * id) << (2 * k));
-                blk[i].qs[32 * c + b] = byte;
-            }
-        }
-    }
+    for (int64_t i = 0; i < n / QK_K; ++i) encode_tq2_0_block(x + i * QK_K, blk[i]);
 }
 
 }  // namespace dgk::ref

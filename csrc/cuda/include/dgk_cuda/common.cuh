@@ -16,7 +16,7 @@
 
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
-#include "dgk/tables.h"
+#include "dgk/tables_hd.h"
 
 #if defined(__CUDACC__)
 #define DGKC_HD __host__ __device__ inline
@@ -24,52 +24,36 @@
 #define DGKC_HD inline
 #endif
 
+// The per-block logic shared with the CPU reference lives in namespace dgk::ref (csrc/formats/common,
+// csrc/formats/<fmt>: DGK_HD functions); the CUDA code calls it unqualified.
+namespace dgk::ref {}
+
 namespace dgk::cuda {
 
-// ---- constant tables: one accessor, host arrays on the host, device copies on the device --------
-// Each .cu translation unit that needs them holds its own static __device__ copies, filled from the
-// host definitions (csrc/core/tables.cpp) by upload_tables_<tu>() before the first launch.
-#if defined(__CUDACC__)
-#define DGKC_DEVICE_TABLES                                  \
-    static __device__ uint64_t d_iq2xxs_grid[256];          \
-    static __device__ uint64_t d_iq2xs_grid[512];           \
-    static __device__ uint64_t d_iq2s_grid[1024];           \
-    static __device__ uint32_t d_iq3xxs_grid[256];          \
-    static __device__ uint32_t d_iq3s_grid[512];            \
-    static __device__ uint64_t d_iq1s_grid[2048];           \
-    static __device__ uint8_t d_ksigns_iq2xs[128];          \
-    static __device__ int8_t d_kvalues_iq4nl[16];           \
-    static __device__ int8_t d_kvalues_mxfp4[16];
-DGKC_DEVICE_TABLES
-#endif
+using namespace ::dgk::ref;
 
-// In host+device functions: the right array for the side being compiled.
-#if defined(__CUDA_ARCH__)
-#define DGKC_TAB(name) (d_##name)
-#else
-#define DGKC_TAB(name) (::dgk::name)
-#endif
-
+// ---- constant tables: DGK_TAB(name) of dgk/tables_hd.h, host arrays on the host, device copies on the device
 #if defined(__CUDACC__)
 // Copies the host tables into this translation unit's device copies (call once per device).
-#define DGKC_DEFINE_TABLE_UPLOAD(fn)                                                                  \
-    cudaError_t fn() {                                                                                \
-        cudaError_t e;                                                                                \
-        if ((e = cudaMemcpyToSymbol(d_iq2xxs_grid, dgk::iq2xxs_grid, sizeof d_iq2xxs_grid))) return e; \
-        if ((e = cudaMemcpyToSymbol(d_iq2xs_grid, dgk::iq2xs_grid, sizeof d_iq2xs_grid))) return e;    \
-        if ((e = cudaMemcpyToSymbol(d_iq2s_grid, dgk::iq2s_grid, sizeof d_iq2s_grid))) return e;       \
-        if ((e = cudaMemcpyToSymbol(d_iq3xxs_grid, dgk::iq3xxs_grid, sizeof d_iq3xxs_grid))) return e; \
-        if ((e = cudaMemcpyToSymbol(d_iq3s_grid, dgk::iq3s_grid, sizeof d_iq3s_grid))) return e;       \
-        if ((e = cudaMemcpyToSymbol(d_iq1s_grid, dgk::iq1s_grid, sizeof d_iq1s_grid))) return e;       \
-        if ((e = cudaMemcpyToSymbol(d_ksigns_iq2xs, dgk::ksigns_iq2xs, sizeof d_ksigns_iq2xs))) return e; \
-        if ((e = cudaMemcpyToSymbol(d_kvalues_iq4nl, dgk::kvalues_iq4nl, sizeof d_kvalues_iq4nl))) return e; \
-        return cudaMemcpyToSymbol(d_kvalues_mxfp4, dgk::kvalues_mxfp4, sizeof d_kvalues_mxfp4);       \
+#define DGKC_UPLOAD_TABLE(name) \
+    if ((e = cudaMemcpyToSymbol(dgk::dev::name, dgk::name, sizeof dgk::dev::name))) return e;
+#define DGKC_DEFINE_TABLE_UPLOAD(fn)        \
+    cudaError_t fn() {                      \
+        cudaError_t e;                      \
+        DGKC_UPLOAD_TABLE(iq2xxs_grid)      \
+        DGKC_UPLOAD_TABLE(iq2xs_grid)       \
+        DGKC_UPLOAD_TABLE(iq2s_grid)        \
+        DGKC_UPLOAD_TABLE(iq3xxs_grid)      \
+        DGKC_UPLOAD_TABLE(iq3s_grid)        \
+        DGKC_UPLOAD_TABLE(iq1s_grid)        \
+        DGKC_UPLOAD_TABLE(ksigns_iq2xs)     \
+        DGKC_UPLOAD_TABLE(kvalues_iq4nl)    \
+        DGKC_UPLOAD_TABLE(kvalues_mxfp4)    \
+        return cudaSuccess;                 \
     }
 #endif
 
 // ---- small exact helpers -------------------------------------------------------------------------
-DGKC_HD int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
-
 // Little-endian loads from block bytes (blocks are only 2-byte aligned in a row).
 DGKC_HD uint32_t load_u16(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
 DGKC_HD uint32_t load_u32(const uint8_t* p) {
@@ -79,21 +63,6 @@ DGKC_HD float load_f16(const uint8_t* p) { return dgk::fp16_to_f32((uint16_t)loa
 DGKC_HD void store_u16(uint8_t* p, uint32_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
-}
-
-// ggml's C casts as x86-64 executes them (cvttss2si into 32 bits: NaN/out of range -> INT32_MIN).
-DGKC_HD int32_t cvtt_i32(float v) {
-    if (!(v >= -2147483648.0f && v < 2147483648.0f)) return INT32_MIN;
-    return (int32_t)v;
-}
-DGKC_HD int low_byte_s8(int32_t v) {
-    const int b = (int)((uint32_t)v & 0xffu);
-    return b >= 128 ? b - 256 : b;
-}
-DGKC_HD int low_byte_u8(int32_t v) { return (int)((uint32_t)v & 0xffu); }
-DGKC_HD uint8_t clamp_s8_to_u8(float v, int hi) {
-    const int s = low_byte_s8(cvtt_i32(v));
-    return (uint8_t)((s < hi ? s : hi) & 0xff);
 }
 
 }  // namespace dgk::cuda

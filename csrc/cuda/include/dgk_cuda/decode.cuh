@@ -4,6 +4,9 @@
 #pragma once
 #include "common.cuh"
 #include "formats.cuh"
+#include "formats/common/kquant_scales.h"
+#include "formats/common/ternary.h"
+#include "formats/mxfp4/block.h"
 
 namespace dgk::cuda {
 
@@ -83,21 +86,6 @@ template <> struct Dec<F_Q8_0> {
 };
 
 // ---- K-quants ------------------------------------------------------------------------------------
-DGKC_HD void scale_min6(const uint8_t* s, int j, int* sc, int* mn) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *mn = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-        *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-DGKC_HD int scale6_q3(const uint8_t* s, int j) {
-    const int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
-    const int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
-    return (lo | (hi << 4)) - 32;
-}
-
 template <> struct Dec<F_Q2_K> {
     DGKC_HD static void run(const uint8_t* p, int g, float* y) {
         const auto* b = (const block_q2_k*)p;
@@ -116,7 +104,7 @@ template <> struct Dec<F_Q3_K> {
         const auto* b = (const block_q3_k*)p;
         const float d_all = fp16_to_f32(b->d);
         const int s = g >> 1;
-        const float dl = xmul(d_all, (float)scale6_q3(b->scales, s));
+        const float dl = xmul(d_all, (float)kq::unpack_scale6_q3(b->scales, s));
         const int off = 16 * (s & 1);
         const uint8_t* q = b->qs + 32 * (s >> 3) + off;
         const uint8_t* hm = b->hmask + off;
@@ -135,8 +123,8 @@ template <> struct Dec<F_Q4_K> {
         const auto* b = (const block_q4_k*)p;
         const float d = fp16_to_f32(b->d), dmin = fp16_to_f32(b->dmin);
         const int e0 = 8 * g, c = e0 >> 6, half = (e0 >> 5) & 1, l0 = e0 & 31;
-        int sc, m;
-        scale_min6(b->scales, 2 * c + half, &sc, &m);
+        uint8_t sc, m;
+        kq::unpack_scale_min6(b->scales, 2 * c + half, &sc, &m);
         const float dl = xmul(d, (float)sc), ml = xmul(dmin, (float)m);
         const uint8_t* q = b->qs + 32 * c;
         for (int j = 0; j < 8; ++j) {
@@ -150,8 +138,8 @@ template <> struct Dec<F_Q5_K> {
         const auto* b = (const block_q5_k*)p;
         const float d = fp16_to_f32(b->d), dmin = fp16_to_f32(b->dmin);
         const int e0 = 8 * g, c = e0 >> 6, half = (e0 >> 5) & 1, l0 = e0 & 31;
-        int sc, m;
-        scale_min6(b->scales, 2 * c + half, &sc, &m);
+        uint8_t sc, m;
+        kq::unpack_scale_min6(b->scales, 2 * c + half, &sc, &m);
         const float dl = xmul(d, (float)sc), ml = xmul(dmin, (float)m);
         const uint8_t* q = b->qs + 32 * c;
         const unsigned u = (half ? 2u : 1u) << (2 * c);
@@ -195,7 +183,7 @@ template <> struct Dec<F_IQ1_S> {
         const float dl = xmul(d, (float)(2 * ((h >> 12) & 7u) + 1));
         const float shift = (h & 0x8000u) ? -0.125f : 0.125f;
         const unsigned idx = b->qs[4 * G + l] | (((h >> (3 * l)) & 7u) << 8);
-        const uint64_t point = DGKC_TAB(iq1s_grid)[idx];
+        const uint64_t point = DGK_TAB(iq1s_grid)[idx];
         for (int j = 0; j < 8; ++j) y[j] = xmul(dl, (float)(int8_t)(uint8_t)(point >> (8 * j)) + shift);
     }
 };
@@ -213,7 +201,7 @@ template <> struct Dec<F_IQ1_M> {
         const unsigned nib = (unsigned)b->qh[2 * G + l / 2] >> (4 * (l % 2));
         const unsigned idx = b->qs[4 * G + l] | ((nib & 7u) << 8);
         const float shift = (nib & 8u) ? -0.125f : 0.125f;
-        const uint64_t point = DGKC_TAB(iq1s_grid)[idx];
+        const uint64_t point = DGK_TAB(iq1s_grid)[idx];
         for (int j = 0; j < 8; ++j) y[j] = xmul(dl, (float)(int8_t)(uint8_t)(point >> (8 * j)) + shift);
     }
 };
@@ -244,7 +232,7 @@ template <> struct Dec<F_IQ2_XXS> {
         const uint8_t* w = (const uint8_t*)(b->qs + 4 * G);
         const uint32_t w0 = load_u32(w), w1 = load_u32(w + 4);
         const float db = xmul(xmul(d, 0.5f + (float)(w1 >> 28)), 0.25f);
-        signed_grid8(db, DGKC_TAB(iq2xxs_grid)[(w0 >> (8 * l)) & 0xffu], DGKC_TAB(ksigns_iq2xs)[(w1 >> (7 * l)) & 127u], y);
+        signed_grid8(db, DGK_TAB(iq2xxs_grid)[(w0 >> (8 * l)) & 0xffu], DGK_TAB(ksigns_iq2xs)[(w1 >> (7 * l)) & 127u], y);
     }
 };
 template <> struct Dec<F_IQ2_XS> {
@@ -255,7 +243,7 @@ template <> struct Dec<F_IQ2_XS> {
         const float db = l < 2 ? xmul(xmul(d, 0.5f + (float)(b->scales[G] & 0xf)), 0.25f)
                                : xmul(xmul(d, 0.5f + (float)(b->scales[G] >> 4)), 0.25f);
         const unsigned code = b->qs[4 * G + l];
-        signed_grid8(db, DGKC_TAB(iq2xs_grid)[code & 511u], DGKC_TAB(ksigns_iq2xs)[code >> 9], y);
+        signed_grid8(db, DGK_TAB(iq2xs_grid)[code & 511u], DGK_TAB(ksigns_iq2xs)[code >> 9], y);
     }
 };
 template <> struct Dec<F_IQ2_S> {
@@ -266,7 +254,7 @@ template <> struct Dec<F_IQ2_S> {
         const float db = l < 2 ? xmul(xmul(d, 0.5f + (float)(b->scales[G] & 0xf)), 0.25f)
                                : xmul(xmul(d, 0.5f + (float)(b->scales[G] >> 4)), 0.25f);
         const unsigned idx = b->qs[4 * G + l] | ((((unsigned)b->qh[G] >> (2 * l)) & 3u) << 8);
-        signed_grid8(db, DGKC_TAB(iq2s_grid)[idx], b->qs[QK_K / 8 + 4 * G + l], y);
+        signed_grid8(db, DGK_TAB(iq2s_grid)[idx], b->qs[QK_K / 8 + 4 * G + l], y);
     }
 };
 template <> struct Dec<F_IQ3_XXS> {
@@ -277,9 +265,9 @@ template <> struct Dec<F_IQ3_XXS> {
         const uint32_t aux = load_u32(b->qs + QK_K / 4 + 4 * G);
         const float db = xmul(xmul(d, 0.5f + (float)(aux >> 28)), 0.5f);
         const uint8_t* idx = b->qs + 8 * G;
-        const uint64_t pair = (uint64_t)DGKC_TAB(iq3xxs_grid)[idx[2 * l]] |
-                              ((uint64_t)DGKC_TAB(iq3xxs_grid)[idx[2 * l + 1]] << 32);
-        signed_grid8(db, pair, DGKC_TAB(ksigns_iq2xs)[(aux >> (7 * l)) & 127u], y);
+        const uint64_t pair = (uint64_t)DGK_TAB(iq3xxs_grid)[idx[2 * l]] |
+                              ((uint64_t)DGK_TAB(iq3xxs_grid)[idx[2 * l + 1]] << 32);
+        signed_grid8(db, pair, DGK_TAB(ksigns_iq2xs)[(aux >> (7 * l)) & 127u], y);
     }
 };
 template <> struct Dec<F_IQ3_S> {
@@ -291,8 +279,8 @@ template <> struct Dec<F_IQ3_S> {
         const float db = xmul(d, (float)(1 + 2 * s));
         const uint8_t* idx = b->qs + 8 * G;
         const unsigned high = b->qh[G];
-        const uint32_t p0 = DGKC_TAB(iq3s_grid)[idx[2 * l] | (((high >> (2 * l)) & 1u) << 8)];
-        const uint32_t p1 = DGKC_TAB(iq3s_grid)[idx[2 * l + 1] | (((high >> (2 * l + 1)) & 1u) << 8)];
+        const uint32_t p0 = DGK_TAB(iq3s_grid)[idx[2 * l] | (((high >> (2 * l)) & 1u) << 8)];
+        const uint32_t p1 = DGK_TAB(iq3s_grid)[idx[2 * l + 1] | (((high >> (2 * l + 1)) & 1u) << 8)];
         signed_grid8(db, (uint64_t)p0 | ((uint64_t)p1 << 32), b->signs[4 * G + l], y);
     }
 };
@@ -300,7 +288,7 @@ template <> struct Dec<F_IQ4_NL> {
     DGKC_HD static void run(const uint8_t* p, int g, float* y) {
         const auto* b = (const block_iq4_nl*)p;
         const float d = fp16_to_f32(b->d);
-        for (int j = 0; j < 8; ++j) y[j] = xmul(d, (float)DGKC_TAB(kvalues_iq4nl)[nib32(b->qs, 8 * g + j)]);
+        for (int j = 0; j < 8; ++j) y[j] = xmul(d, (float)DGK_TAB(kvalues_iq4nl)[nib32(b->qs, 8 * g + j)]);
     }
 };
 template <> struct Dec<F_IQ4_XS> {
@@ -310,16 +298,11 @@ template <> struct Dec<F_IQ4_XS> {
         const int G = g >> 2;
         const int ls = ((b->scales_l[G / 2] >> 4 * (G % 2)) & 0x0f) | (((b->scales_h >> 2 * G) & 3) << 4);
         const float dl = xmul(d, (float)(ls - 32));
-        for (int j = 0; j < 8; ++j) y[j] = xmul(dl, (float)DGKC_TAB(kvalues_iq4nl)[nib32(b->qs + 16 * G, 8 * (g & 3) + j)]);
+        for (int j = 0; j < 8; ++j) y[j] = xmul(dl, (float)DGK_TAB(kvalues_iq4nl)[nib32(b->qs + 16 * G, 8 * (g & 3) + j)]);
     }
 };
 
 // ---- ternary and FP4 -----------------------------------------------------------------------------
-DGKC_HD int unpack_trit(uint8_t byte, int k) {
-    const uint8_t pow3[5] = {1, 3, 9, 27, 81};
-    const uint8_t shifted = (uint8_t)(byte * pow3[k]);
-    return ((int)shifted * 3 >> 8) - 1;
-}
 template <> struct Dec<F_TQ1_0> {
     DGKC_HD static void run(const uint8_t* p, int g, float* y) {
         const auto* b = (const block_tq1_0*)p;
@@ -345,12 +328,11 @@ template <> struct Dec<F_TQ2_0> {
         }
     }
 };
-DGKC_HD float e8m0_half(uint8_t e) { return bits_f32(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23); }
 template <> struct Dec<F_MXFP4> {
     DGKC_HD static void run(const uint8_t* p, int g, float* y) {
         const auto* b = (const block_mxfp4*)p;
         const float d = e8m0_half(b->e);
-        for (int j = 0; j < 8; ++j) y[j] = xmul((float)DGKC_TAB(kvalues_mxfp4)[nib32(b->qs, 8 * g + j)], d);
+        for (int j = 0; j < 8; ++j) y[j] = xmul((float)DGK_TAB(kvalues_mxfp4)[nib32(b->qs, 8 * g + j)], d);
     }
 };
 
