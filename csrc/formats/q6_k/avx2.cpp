@@ -3,11 +3,9 @@
 // (common/avx2_search.h); the per-super-block steps on 16 values stay scalar, as in ref.cpp.
 #include <immintrin.h>
 
-#include <cmath>
-#include <cstring>
-
 #include "../common/avx2_kquant.h"
 #include "../common/avx2_search.h"
+#include "encode_block.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -97,24 +95,7 @@ void encode_block(const float* xb, const float* qw, block_q6_k& b) {
     _mm256_storeu_ps(scales, sc[0]);
     _mm256_storeu_ps(scales + 8, sc[1]);
 
-    float max_scale = 0.0f, max_abs_scale = 0.0f;  // the signed scale of largest magnitude
-    for (int s = 0; s < 16; ++s) {
-        const float a = std::fabs(scales[s]);
-        if (a > max_abs_scale) {
-            max_abs_scale = a;
-            max_scale = scales[s];
-        }
-    }
-    if (max_abs_scale < 1e-15f) {  // GROUP_MAX_EPS: an all-zero block
-        std::memset(&b, 0, sizeof b);
-        return;
-    }
-    const float iscale = -128.f / max_scale;
-    b.d = f32_to_fp16(1 / iscale);
-    for (int s = 0; s < 16; ++s) {
-        const int v = nearest_int(iscale * scales[s]);
-        b.scales[s] = (int8_t)(v < 127 ? v : 127);  // byte truncation as ggml
-    }
+    if (!ref::set_q6_k_scales(scales, b)) return;  // an all-zero block
 
     const __m256 d_all = _mm256_set1_ps(fp16_to_f32(b.d));
     alignas(32) uint8_t q[256];

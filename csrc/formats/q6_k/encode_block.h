@@ -28,13 +28,12 @@ DGK_HD void pack_q6_k(const int8_t* L, block_q6_k& b) {
     }
 }
 
-// qw: the super-block's slice of the importance matrix, or null.
-DGK_HD void encode_q6_k_block(const float* x, const float* qw, block_q6_k& b) {
-    int8_t L[256];
-    float scales[16];
-    float max_scale = 0.0f, max_abs_scale = 0.0f;  // the signed scale of largest magnitude
+// b.d and the 16 int8 scales from the sub-block scales: the scale of largest magnitude (the first,
+// with its sign) maps to -128, the others into [-128, 127]. Returns false, with b zeroed, for an
+// all-zero block. The AVX2 encoder shares it.
+DGK_HD bool set_q6_k_scales(const float* scales, block_q6_k& b) {
+    float max_scale = 0.0f, max_abs_scale = 0.0f;
     for (int s = 0; s < 16; ++s) {
-        scales[s] = make_qx_quants(16, 32, x + 16 * s, L + 16 * s, 1, qw ? qw + 16 * s : nullptr);
         const float a = fabsf(scales[s]);
         if (a > max_abs_scale) {
             max_abs_scale = a;
@@ -44,15 +43,24 @@ DGK_HD void encode_q6_k_block(const float* x, const float* qw, block_q6_k& b) {
     if (max_abs_scale < kGroupMaxEps) {  // ggml's GROUP_MAX_EPS: the block is zero
         uint8_t* bytes = reinterpret_cast<uint8_t*>(&b);
         for (size_t i = 0; i < sizeof b; ++i) bytes[i] = 0;
-        return;
+        return false;
     }
-    // Negative factor: the extreme scale maps to -128, the others into [-128, 127].
     const float iscale = -128.f / max_scale;
     b.d = f32_to_fp16(1 / iscale);
     for (int s = 0; s < 16; ++s) {
         const int v = nearest_int(iscale * scales[s]);
         b.scales[s] = (int8_t)(v < 127 ? v : 127);  // byte truncation as ggml
     }
+    return true;
+}
+
+// qw: the super-block's slice of the importance matrix, or null.
+DGK_HD void encode_q6_k_block(const float* x, const float* qw, block_q6_k& b) {
+    int8_t L[256];
+    float scales[16];
+    for (int s = 0; s < 16; ++s)
+        scales[s] = make_qx_quants(16, 32, x + 16 * s, L + 16 * s, 1, qw ? qw + 16 * s : nullptr);
+    if (!set_q6_k_scales(scales, b)) return;
     const float d_all = fp16_to_f32(b.d);
     for (int s = 0; s < 16; ++s) {
         const float d = d_all * (float)b.scales[s];
