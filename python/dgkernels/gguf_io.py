@@ -72,19 +72,18 @@ def _check_layout(buf, size: int, where: str) -> dict:
             raise GGUFError(f"{where}: truncated or corrupt GGUF file: {what} needs {n} bytes at offset {pos}, "
                             f"but the file has {size} bytes")
 
-    def take_u32(what: str) -> int:
+    def take(st: struct.Struct, what: str) -> int:
         nonlocal pos
-        need(4, what)
-        (v,) = u32.unpack_from(buf, pos)
-        pos += 4
+        need(st.size, what)
+        (v,) = st.unpack_from(buf, pos)
+        pos += st.size
         return v
 
+    def take_u32(what: str) -> int:
+        return take(u32, what)
+
     def take_u64(what: str) -> int:
-        nonlocal pos
-        need(8, what)
-        (v,) = u64.unpack_from(buf, pos)
-        pos += 8
-        return v
+        return take(u64, what)
 
     def take_str(what: str) -> bytes:
         nonlocal pos

@@ -118,37 +118,28 @@ template <> struct Dec<F_Q3_K> {
         }
     }
 };
-template <> struct Dec<F_Q4_K> {
-    DGKC_HD static void run(const uint8_t* p, int g, float* y) {
-        const auto* b = (const block_q4_k*)p;
-        const float d = fp16_to_f32(b->d), dmin = fp16_to_f32(b->dmin);
-        const int e0 = 8 * g, c = e0 >> 6, half = (e0 >> 5) & 1, l0 = e0 & 31;
-        uint8_t sc, m;
-        kq::unpack_scale_min6(b->scales, 2 * c + half, &sc, &m);
-        const float dl = xmul(d, (float)sc), ml = xmul(dmin, (float)m);
-        const uint8_t* q = b->qs + 32 * c;
-        for (int j = 0; j < 8; ++j) {
-            const int v = half ? (q[l0 + j] >> 4) : (q[l0 + j] & 0xF);
-            y[j] = xsub(xmul(dl, (float)v), ml);
-        }
+// Q4_K and Q5_K: (d*sc)*q - dmin*m per 32-weight sub-block; Q5_K adds bit 4 of each level from qh.
+template <class Block, bool HighBit>
+DGKC_HD void decode_q45_k(const uint8_t* p, int g, float* y) {
+    const auto* b = (const Block*)p;
+    const float d = fp16_to_f32(b->d), dmin = fp16_to_f32(b->dmin);
+    const int e0 = 8 * g, c = e0 >> 6, half = (e0 >> 5) & 1, l0 = e0 & 31;
+    uint8_t sc, m;
+    kq::unpack_scale_min6(b->scales, 2 * c + half, &sc, &m);
+    const float dl = xmul(d, (float)sc), ml = xmul(dmin, (float)m);
+    const uint8_t* q = b->qs + 32 * c;
+    for (int j = 0; j < 8; ++j) {
+        const int l = l0 + j;
+        int v = half ? (q[l] >> 4) : (q[l] & 0xF);
+        if constexpr (HighBit) v += (b->qh[l] & ((half ? 2u : 1u) << (2 * c))) ? 16 : 0;
+        y[j] = xsub(xmul(dl, (float)v), ml);
     }
+}
+template <> struct Dec<F_Q4_K> {
+    DGKC_HD static void run(const uint8_t* p, int g, float* y) { decode_q45_k<block_q4_k, false>(p, g, y); }
 };
 template <> struct Dec<F_Q5_K> {
-    DGKC_HD static void run(const uint8_t* p, int g, float* y) {
-        const auto* b = (const block_q5_k*)p;
-        const float d = fp16_to_f32(b->d), dmin = fp16_to_f32(b->dmin);
-        const int e0 = 8 * g, c = e0 >> 6, half = (e0 >> 5) & 1, l0 = e0 & 31;
-        uint8_t sc, m;
-        kq::unpack_scale_min6(b->scales, 2 * c + half, &sc, &m);
-        const float dl = xmul(d, (float)sc), ml = xmul(dmin, (float)m);
-        const uint8_t* q = b->qs + 32 * c;
-        const unsigned u = (half ? 2u : 1u) << (2 * c);
-        for (int j = 0; j < 8; ++j) {
-            const int l = l0 + j;
-            const int v = (half ? (q[l] >> 4) : (q[l] & 0xF)) + ((b->qh[l] & u) ? 16 : 0);
-            y[j] = xsub(xmul(dl, (float)v), ml);
-        }
-    }
+    DGKC_HD static void run(const uint8_t* p, int g, float* y) { decode_q45_k<block_q5_k, true>(p, g, y); }
 };
 template <> struct Dec<F_Q6_K> {
     DGKC_HD static void run(const uint8_t* p, int g, float* y) {
