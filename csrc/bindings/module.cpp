@@ -85,9 +85,10 @@ void check_threads(int threads) {
         throw py::value_error("threads must be between 1 and 1024, got " + std::to_string(threads));
 }
 
-// Returns -1, or the flat index of x's first NaN/Inf (then out is partly unwritten).
+// Returns -1, or the flat index of x's first NaN/Inf (then out is partly unwritten). check_finite =
+// false: the caller has validated x already.
 int64_t encode(int fmt, py::buffer x_buf, py::buffer out_buf, py::object imatrix_obj, int64_t nrows,
-               int64_t n, int threads, int isa_i) {
+               int64_t n, int threads, int isa_i, bool check_finite) {
     const FormatId f = checked_format(fmt);
     const Isa isa = checked_isa(isa_i);
     const FormatInfo& info = format_info(f);
@@ -131,7 +132,7 @@ int64_t encode(int fmt, py::buffer x_buf, py::buffer out_buf, py::object imatrix
         dst = tmp.data();
     }
     py::gil_scoped_release nogil;
-    const int64_t bad = encode_rows(f, xp, dst, nrows, n, imatrix, threads, isa);
+    const int64_t bad = encode_rows(f, xp, dst, nrows, n, imatrix, threads, isa, check_finite);
     if (dst != out.ptr) std::memcpy(out.ptr, dst, static_cast<size_t>(nrows * row_bytes));
     return bad;
 }
@@ -198,7 +199,7 @@ PYBIND11_MODULE(_core, m) {
     }, "Registry rows: (index, name, ggml_type_id, weights_per_block, bytes_per_block, family, imatrix).");
 
     m.def("encode", &encode, py::arg("fmt"), py::arg("x"), py::arg("out"), py::arg("imatrix"),
-          py::arg("nrows"), py::arg("n"), py::arg("threads"), py::arg("isa"));
+          py::arg("nrows"), py::arg("n"), py::arg("threads"), py::arg("isa"), py::arg("check_finite") = true);
     m.def("decode", &decode, py::arg("fmt"), py::arg("data"), py::arg("out"), py::arg("out_type"),
           py::arg("nblocks"), py::arg("threads"), py::arg("isa"));
 
@@ -208,7 +209,7 @@ PYBIND11_MODULE(_core, m) {
         require_contiguous(b, "find_nonfinite's argument");
         const int64_t n = b.size;
         py::gil_scoped_release nogil;
-        return dgk::find_nonfinite(b.ptr, n);
+        return dgk::find_nonfinite(b.ptr, n, active_isa());
     }, "Index of the first NaN or Inf in a contiguous float32 buffer, or -1.");
 
     m.def("cpu_has_avx2", &cpu_has_avx2);

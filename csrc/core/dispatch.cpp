@@ -31,12 +31,16 @@ void convert_f32(const float* src, void* dst, OutType out, int64_t n, Isa isa) {
 }
 
 int64_t encode_rows(FormatId f, const float* x, void* dst, int64_t nrows, int64_t n,
-                    const float* imatrix, int threads, Isa isa) {
+                    const float* imatrix, int threads, Isa isa, bool check_finite) {
     const FormatInfo& info = format_info(f);
     const Kernels& k = kernels(f, isa);
     const int64_t row_bytes = n / info.block_weights * info.block_bytes;
     const int64_t min_rows = std::max<int64_t>(1, kMinWeightsPerThread / std::max<int64_t>(1, n));
     auto encode_row = [&](const float* row, uint8_t* out) -> int64_t {
+        if (!check_finite) {
+            k.encode(row, out, n, imatrix);
+            return -1;
+        }
         if (k.encode_checked) return k.encode_checked(row, out, n, imatrix);
         const int64_t j = find_nonfinite(row, n, isa);  // leaves the row in L1/L2 for the encoder
         if (j < 0) k.encode(row, out, n, imatrix);

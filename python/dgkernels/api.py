@@ -128,14 +128,16 @@ def quantize(x, fmt, *, imatrix=None, out=None, threads=None) -> np.ndarray:
     im = _imatrix_for(f, imatrix, n)
     nthreads = _check_threads(threads)
     shape = (*x.shape[:-1], f.row_bytes(n))
-    if out is None:
+    fresh = out is None
+    if fresh:
         out = np.empty(shape, dtype=np.uint8)
     else:
         _check_out(out, shape, np.dtype(np.uint8), x=x, imatrix=im)
         _check_finite(x, "x")  # a caller's out stays untouched on error, so check before writing
     nrows = x.size // n
-    # the kernels check each row for NaN/Inf as they encode it (no separate pass over memory)
-    _raise_nonfinite(x, "x", _core.encode(f.index, x, out, im, nrows, n, nthreads, _core.active_isa()))
+    # without out=, the kernels check each row for NaN/Inf as they encode it (no separate pass)
+    bad = _core.encode(f.index, x, out, im, nrows, n, nthreads, _core.active_isa(), check_finite=fresh)
+    _raise_nonfinite(x, "x", bad)
     return out
 
 

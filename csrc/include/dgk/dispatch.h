@@ -10,8 +10,9 @@ enum class OutType { F32, F16, BF16 };
 
 // Encode `nrows` rows of `n` weights each; dst receives nrows * row_bytes(n) bytes. Returns -1, or
 // the flat index of the first NaN/Inf in x: then rows from the bad one on may be left unwritten.
+// check_finite = false skips that check, for callers that have already validated x.
 int64_t encode_rows(FormatId f, const float* x, void* dst, int64_t nrows, int64_t n,
-                    const float* imatrix, int threads, Isa isa);
+                    const float* imatrix, int threads, Isa isa, bool check_finite = true);
 
 // Decode `nblocks` blocks into nblocks*weights_per_block values of type `out`.
 void decode_blocks(FormatId f, const void* src, void* dst, OutType out, int64_t nblocks,
