@@ -301,12 +301,14 @@ static inline __m256i fifth_bits_t(const __m256i* qt) {
 }
 
 // fp.h's f32_to_fp16 for 8 values (F16C rounds the same; every NaN becomes sign|0x7E00).
-static inline void fp16x8(__m256 v, uint16_t out[8]) {
+static inline __m128i fp16x8v(__m256 v) {
     const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
     const __m256 canon = _mm256_or_ps(_mm256_and_ps(v, _mm256_set1_ps(-0.0f)),
                                       _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000)));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
-                     _mm256_cvtps_ph(_mm256_blendv_ps(v, canon, nan), _MM_FROUND_TO_NEAREST_INT));
+    return _mm256_cvtps_ph(_mm256_blendv_ps(v, canon, nan), _MM_FROUND_TO_NEAREST_INT);
+}
+static inline void fp16x8(__m256 v, uint16_t out[8]) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), fp16x8v(v));
 }
 
 }  // namespace dgk::avx2

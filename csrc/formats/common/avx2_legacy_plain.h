@@ -3,11 +3,12 @@
 // per-block min/max reductions cross lanes; the levels are computed per block with its scale
 // broadcast, and packed with byte packs. It handles the common octet and declines the rest (a zero
 // min or max, whose sign depends on element order; a tie between +a and -a; any level outside
-// 0..127), which the transposed path of avx2_legacy.h then encodes exactly as ref.cpp.
+// 0..63: finite blocks give 0..32, a NaN/Inf level INT32_MIN), which the transposed path of avx2_legacy.h then encodes exactly as ref.cpp.
 // AVX2-compiled files only.
 #pragma once
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -43,21 +44,22 @@ template <> struct PlainRule<block_q4_1> : LegacyRule<true, false, 15, 15> {};
 template <> struct PlainRule<block_q5_0> : LegacyRule<false, true, -16, 31> {};
 template <> struct PlainRule<block_q5_1> : LegacyRule<true, true, 31, 255> {};
 
-// Block g's 32 levels as bytes in element order, from its four vectors at x; ORs the raw int32
-// levels into `any` (bytes are exact for levels 0..127, the only ones the caller keeps).
+// Block g's 32 levels as bytes in element order (not yet clamped), from its four vectors at x,
+// with m = -min and nid = -1/d for offset formats (x - min)*id = (min - x)*(-id) bit for bit: the
+// sign flip is exact and round-to-nearest is symmetric; min - x lets the load fold into the
+// subtraction) and nid = 1/d for symmetric ones. Signed packs keep levels 0..127 and turn the
+// INT32_MIN of a NaN/Inf level into 0x80, so a bit 6 or 7 in any byte flags an octet to decline.
 template <class Rule>
-static inline __m256i plain_block_levels(const float* x, __m256 m, __m256 id, __m256i* any) {
+static inline __m256i plain_block_levels(const float* x, __m256 m, __m256 nid) {
     __m256i q[4];
     for (int c = 0; c < 4; ++c) {
-        __m256 t = _mm256_loadu_ps(x + 8 * c);  // reloaded from L1: cheaper than keeping 32 vectors live
-        if constexpr (Rule::offset) t = _mm256_sub_ps(t, m);
-        q[c] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(t, id), _mm256_set1_ps(Rule::bias)));
-        *any = _mm256_or_si256(*any, q[c]);
+        __m256 t;
+        if constexpr (Rule::offset) t = _mm256_sub_ps(m, _mm256_loadu_ps(x + 8 * c));
+        else t = _mm256_loadu_ps(x + 8 * c);
+        q[c] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(t, nid), _mm256_set1_ps(Rule::bias)));
     }
-    const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-    const __m256i ordered = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    if constexpr (Rule::clamp < 255) return _mm256_min_epu8(ordered, _mm256_set1_epi8(static_cast<char>(Rule::clamp)));
-    return ordered;
+    const __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
 // The 16 nibble bytes of a block: byte j = level j | level j+16 << 4, each level masked to its
@@ -105,23 +107,34 @@ static inline bool encode_plain_octet(const float* xs, Block* b) {
         d = _mm256_div_ps(_mm256_blendv_ps(mn, mx, _mm256_cmp_ps(mx, neg_mn, _CMP_GT_OQ)), _mm256_set1_ps(Rule::div));
     }
     const __m256 id = recip_or_zero(d);
-    uint16_t d16[8], m16[8];
-    fp16x8(d, d16);
-    if constexpr (Rule::offset) fp16x8(mn, m16);
+    // scale (and min) fields of the 8 blocks as 32-bit words: d | m << 16 for the offset formats,
+    // whose d and m are the first 4 bytes of a block
+    const __m128i d16 = fp16x8v(d);
+    alignas(32) uint32_t head[8];
+    if constexpr (Rule::offset) {
+        static_assert(offsetof(Block, m) == 2, "d, m lead the block");
+        const __m128i m16 = fp16x8v(mn);
+        _mm_store_si128(reinterpret_cast<__m128i*>(head), _mm_unpacklo_epi16(d16, m16));
+        _mm_store_si128(reinterpret_cast<__m128i*>(head + 4), _mm_unpackhi_epi16(d16, m16));
+    } else {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(head), _mm256_cvtepu16_epi32(d16));
+    }
+    alignas(32) float mv[8], nidv[8];
+    _mm256_store_ps(mv, mn);
+    _mm256_store_ps(nidv, Rule::offset ? _mm256_xor_ps(id, _mm256_set1_ps(-0.0f)) : id);
     __m256i any = _mm256_setzero_si256();
     for (int g = 0; g < 8; ++g) {
-        const __m256i lane = _mm256_set1_epi32(g);
-        const __m256i q = plain_block_levels<Rule>(xs + g * QK, _mm256_permutevar8x32_ps(mn, lane),
-                                                   _mm256_permutevar8x32_ps(id, lane), &any);
-        b[g].d = d16[g];
-        if constexpr (Rule::offset) b[g].m = m16[g];
+        __m256i q = plain_block_levels<Rule>(xs + g * QK, _mm256_set1_ps(mv[g]), _mm256_set1_ps(nidv[g]));
+        any = _mm256_or_si256(any, q);
+        if constexpr (Rule::clamp < 255) q = _mm256_min_epu8(q, _mm256_set1_epi8(static_cast<char>(Rule::clamp)));
+        std::memcpy(&b[g], head + g, Rule::offset ? 4 : 2);
         if constexpr (Rule::q5) {
             const uint32_t qh = plain_fifth_bits(q);
             std::memcpy(b[g].qh, &qh, 4);  // little-endian word, as ref.cpp writes it
         }
         store_plain_nibbles(q, Rule::q5, b[g].qs);
     }
-    return _mm256_testz_si256(any, _mm256_set1_epi32(~0x7f));
+    return _mm256_testz_si256(any, _mm256_set1_epi8(static_cast<char>(0xc0)));  // every level < 64
 }
 
 }  // namespace dgk::avx2
