@@ -1,7 +1,9 @@
 // IQ1_M AVX2 encode: encode.cpp's algorithm with its 8 accumulators (sumqx, sumq2 of the four shift
 // combinations) in one vector, so every accumulator addition of the exhaustive split search is one
-// vector add in the scalar order. Splits whose four combinations all fail the scalar acceptance
-// test against the current best are skipped; otherwise the scalar test is replayed on them.
+// vector add in the scalar order. The result comes from the last clear record
+// (avx2_split_record.h); where that does not apply, from the whole scan: splits whose four
+// combinations all fail the scalar acceptance test against the current best are skipped, the
+// others take the scalar test.
 #include <immintrin.h>
 
 #include <cfloat>

@@ -1,7 +1,9 @@
 // IQ1_S AVX2 encode: encode.cpp's algorithm with the split search over consecutive i2 in the
-// lanes. A lane computes the scalar sums of its split; a vector whose lanes all fail the scalar
-// acceptance test against the current best is skipped, otherwise its lanes are replayed in scan
-// order with the scalar test, so the accepted splits and every float are the scalar ones.
+// lanes (each lane computes the scalar sums of its split). Its result comes from the last clear
+// record (avx2_split_record.h); where that does not apply, from the whole acceptance chain: a
+// vector whose lanes all fail the scalar test against the current best is skipped, otherwise its
+// lanes are replayed in scan order with the scalar test. Either way the accepted split and every
+// float are the scalar ones.
 #include <immintrin.h>
 
 #include <cfloat>
