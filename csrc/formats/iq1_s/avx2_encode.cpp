@@ -89,7 +89,7 @@ iq1s::Split search_split(const float* xb, const float* weight, float max, int* o
     iq1_stable_order(xb, kGroup, order);
     const Iq1sSplitSums S(order, xb, weight);
     iq1s::Split b;
-    if (iq1s_search_record(S, weight, max, &b)) return b;
+    if (iq1s_search_record(S, weight, &b)) return b;
     return search_chain(S, max);
 }
 

@@ -32,10 +32,9 @@
 namespace dgk::avx2 {
 namespace {
 
-inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, float max, iq1s::Split* out) {
+inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, iq1s::Split* out) {
     constexpr int kGroup = Iq1sSplitSums::kGroup;
     constexpr int kChunks = 85;  // vectors of 8 consecutive i2 >= i1, over all rows i1
-    (void)max;
     // Guards: weights >= 0, |sumx| <= 2^50, 2^-40 <= sumw[32] <= 2^50 (false on NaN).
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 wmin = _mm256_load_ps(weight), sabs = _mm256_setzero_ps();
