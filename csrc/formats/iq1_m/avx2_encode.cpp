@@ -1,7 +1,9 @@
 // IQ1_M AVX2 encode: encode.cpp's algorithm with its 8 accumulators (sumqx, sumq2 of the four shift
 // combinations) in one vector, so every accumulator addition of the exhaustive split search is one
-// vector add in the scalar order. Splits whose four combinations all fail the scalar acceptance
-// test against the current best are skipped; otherwise the scalar test is replayed on them.
+// vector add in the scalar order. The result comes from the last clear record
+// (avx2_split_record.h); where that does not apply, from the whole scan: splits whose four
+// combinations all fail the scalar acceptance test against the current best are skipped, the
+// others take the scalar test.
 #include <immintrin.h>
 
 #include <cfloat>
@@ -9,6 +11,7 @@
 #include <cstring>
 
 #include "../common/avx2_iq2search_iq1.h"
+#include "avx2_split_record.h"
 #include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -96,13 +99,15 @@ iq1m::Split search_split(const float* xb, const float* weight, float max, int* o
     }
     for (int k = kSplits * 4; k < kSplits * 4 + 8; ++k) qx[k] = q2[k] = 0;
 
-    // The scan over (split, combination) in order, 8 candidates per vector: the candidates passing
+    // The result from the last clear record (avx2_split_record.h), or where that does not apply,
+    // the scan over (split, combination) in order, 8 candidates per vector: the candidates passing
     // the scalar test against `mask_best` are replayed in order with the scalar test (the others
     // fail against any best >= mask_best; if rounding drops the best, the rest is re-filtered).
     float best = -FLT_MAX, scale = max;
     int best_k = -1;
     const __m256 zero = _mm256_setzero_ps();
-    for (int k0 = 0; k0 < kSplits * 4; k0 += 8) {
+    const bool done = iq1m_search_record<(kSplits * 4 + 7) / 8>(qx, q2, kSplits * 4, xb, weight, kGroup, &best_k, &scale);
+    for (int k0 = 0; !done && k0 < kSplits * 4; k0 += 8) {
         const __m256 vx = _mm256_load_ps(qx + k0), v2 = _mm256_load_ps(q2 + k0);
         const __m256 vxx = _mm256_mul_ps(vx, vx), pos = _mm256_cmp_ps(v2, zero, _CMP_GT_OQ);
         float mask_best = best;
