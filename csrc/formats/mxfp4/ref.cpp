@@ -1,6 +1,7 @@
 // MXFP4: 32 e2m1 values sharing one e8m0 exponent byte. kvalues_mxfp4 holds the e2m1 values
 // doubled (integers), so the decoded scale is half the e8m0 power of two.
 // qs[j]: low nibble = element j, high nibble = element j + 16.
+#include "decode_group.h"
 #include "block.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -9,16 +10,7 @@
 
 namespace dgk::ref {
 
-void decode_mxfp4(const void* src, float* dst, int64_t nblocks) {
-    const auto* blk = static_cast<const block_mxfp4*>(src);
-    for (int64_t i = 0; i < nblocks; ++i, dst += QK) {
-        const float d = e8m0_half(blk[i].e);
-        for (int j = 0; j < QK / 2; ++j) {
-            dst[j] = kvalues_mxfp4[blk[i].qs[j] & 0x0f] * d;
-            dst[j + QK / 2] = kvalues_mxfp4[blk[i].qs[j] >> 4] * d;
-        }
-    }
-}
+void decode_mxfp4(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_mxfp4, QK>(src, dst, nblocks); }
 
 void encode_mxfp4(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_mxfp4*>(dst);

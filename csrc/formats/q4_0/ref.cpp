@@ -1,5 +1,6 @@
 // Q4_0: 32 weights as 4-bit q with one fp16 scale, value = (q - 8) * d.
 // Encoders follow ggml's quantize_row_q4_0_ref (no imatrix) and quantize_row_q4_0_impl (imatrix).
+#include "decode_group.h"
 #include "../common/legacy_encode.h"
 #include "../common/legacy_pack.h"
 #include "dgk/fp.h"
@@ -7,15 +8,7 @@
 
 namespace dgk::ref {
 
-void decode_q4_0(const void* src, float* dst, int64_t nblocks) {
-    const auto* blocks = static_cast<const block_q4_0*>(src);
-    int q[QK];
-    for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
-        const float d = fp16_to_f32(blocks[b].d);
-        unpack_q4(blocks[b].qs, q);
-        for (int j = 0; j < QK; ++j) dst[j] = static_cast<float>(q[j] - 8) * d;
-    }
-}
+void decode_q4_0(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_q4_0, QK>(src, dst, nblocks); }
 
 void encode_q4_0(const float* x, void* dst, int64_t n, const float* imatrix) {
     encode_rows_symmetric<8>(x, static_cast<block_q4_0*>(dst), n, imatrix,

@@ -2,6 +2,7 @@
 // K-quant dot products). Encoder (encode_block.h, shared with the CUDA module) follows
 // quantize_row_q8_K_ref: iscale = -127/max with max the signed value of largest magnitude, so
 // q = -127 at that element and the scale d = 1/iscale.
+#include "decode_group.h"
 #include "encode_block.h"
 
 #include "dgk/blocks.h"
@@ -10,11 +11,7 @@
 
 namespace dgk::ref {
 
-void decode_q8_k(const void* src, float* dst, int64_t nblocks) {
-    const auto* blk = static_cast<const block_q8_k*>(src);
-    for (int64_t i = 0; i < nblocks; ++i)
-        for (int j = 0; j < QK_K; ++j) *dst++ = blk[i].d * blk[i].qs[j];
-}
+void decode_q8_k(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_q8_k, QK_K>(src, dst, nblocks); }
 
 void encode_q8_k(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blocks = static_cast<block_q8_k*>(dst);
