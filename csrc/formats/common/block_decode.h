@@ -19,9 +19,10 @@
 #include "dgk/tables_hd.h"
 
 // Before a run's element loop. Host GCC would completely unroll a 16-iteration loop before its vectorizer
-// sees it, leaving byte-by-byte loads (2-3x slower than ggml's loops); kept as a loop, it vectorizes.
+// sees it, leaving byte-by-byte loads (2-3x slower than ggml's loops); kept as a loop (unrolled by 4 at
+// most), it vectorizes, and a table-lookup loop that does not vectorize keeps little loop overhead.
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
-#define DGK_RUN_LOOP _Pragma("GCC unroll 1")
+#define DGK_RUN_LOOP _Pragma("GCC unroll 4")
 #else
 #define DGK_RUN_LOOP
 #endif
@@ -46,6 +47,7 @@ static inline void decode_blocks(const Block* __restrict blocks, float* __restri
     constexpr int R = decode_run_len((const Block*)nullptr);
     for (int64_t i = 0; i < nblocks; ++i, dst += Weights) {
         const auto head = decode_head(blocks[i]);
+#pragma GCC unroll 32  // constant e0: each run's offsets, shifts and scale indices fold
         for (int e0 = 0; e0 < Weights; e0 += R) decode_run(blocks[i], head, e0, R, dst + e0);
     }
 }

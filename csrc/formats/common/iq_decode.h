@@ -4,13 +4,13 @@
 
 namespace dgk {
 
-// Eight weights from an 8-byte grid point and 8 sign bits: +-(db * magnitude). ggml writes the sign as
-// `* (s ? -1.f : 1.f)`, which GCC compiles to a sign flip: xneg flips, so NaN lanes (from NaN fp16
-// scales) keep their payload and carry the flipped sign at every -O level, on every ISA and the device.
+// Eight weights from an 8-byte grid point and 8 sign bits: +-(db * magnitude), the sign flipped as a bit
+// (xneg_if), so NaN lanes (from NaN fp16 scales) keep their payload and carry the flipped sign at every
+// -O level, on every ISA and on the device.
 DGK_HD void signed_grid8(float db, uint64_t point, unsigned signs, float* y) {
     for (int j = 0; j < 8; ++j) {
         const float v = xmul(db, (float)((point >> (8 * j)) & 0xffu));
-        y[j] = ((signs >> j) & 1u) ? xneg(v) : v;
+        y[j] = xneg_if(v, (signs >> j) & 1u);
     }
 }
 

@@ -5,6 +5,8 @@
 // device a result NaN is rebuilt as x86 would have it; on the host they are the plain operation, which
 // the x86 hardware already performs (ggml's reference is what runs there).
 #pragma once
+#include <cstdint>
+
 #include "dgk/fp.h"
 
 namespace dgk {
@@ -27,18 +29,20 @@ DGK_HD float xsub(float a, float b) {
     const float r = a - b;
     return r == r ? r : x86_nan(a, b);
 }
-// Sign flip as an opaque xor: a float negation could be lowered to an arithmetic op that canonicalises
-// a NaN, where x86 (and ggml's `* (s ? -1.f : 1.f)`, compiled to a flip) keeps the payload.
-DGK_HD float xneg(float v) {
-    unsigned r;
-    asm("xor.b32 %0, %1, 0x80000000;" : "=r"(r) : "r"(__float_as_uint(v)));
+// v with its sign bit flipped where flip is 1 (flip: 0 or 1): ggml's `* (s ? -1.f : 1.f)`, which GCC
+// compiles to a flip, keeping a NaN's payload. On the device an opaque xor: a float negation could be
+// lowered to an arithmetic op that canonicalises NaN.
+DGK_HD float xneg_if(float v, uint32_t flip) {
+    uint32_t r;
+    asm("xor.b32 %0, %1, %2;" : "=r"(r) : "r"(__float_as_uint(v)), "r"(flip << 31));
     return __uint_as_float(r);
 }
 #else
 DGK_HD float xmul(float a, float b) { return a * b; }
 DGK_HD float xadd(float a, float b) { return a + b; }
 DGK_HD float xsub(float a, float b) { return a - b; }
-DGK_HD float xneg(float v) { return -v; }
+// A bit operation rather than a branch to -v (the same bits): sign patterns are random.
+DGK_HD float xneg_if(float v, uint32_t flip) { return bits_f32(f32_bits(v) ^ (flip << 31)); }
 #endif
 
 }  // namespace dgk
