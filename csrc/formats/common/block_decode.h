@@ -40,6 +40,7 @@ struct ScaleMinHead {  // a scale and a min (or offset) per block
 // e0 >= 16, as runs of at most 16 are).
 DGK_HD int nibble32(const uint8_t* qs, int e0, int j) { return (qs[(e0 & 15) + j] >> (4 * (e0 >> 4))) & 0xF; }
 
+#if !defined(__CUDACC__)  // CPU only
 // The CPU scalar decoder of a block format: every block in order, as runs of R elements. `restrict`:
 // the output never overlaps the blocks, which lets the compiler vectorize the runs.
 template <class Block, int Weights>
@@ -55,5 +56,6 @@ template <class Block, int Weights>
 static inline void decode_blocks(const void* src, float* dst, int64_t nblocks) {
     decode_blocks<Block, Weights>(static_cast<const Block*>(src), dst, nblocks);
 }
+#endif
 
 }  // namespace dgk
