@@ -1,9 +1,11 @@
-// IQ2_S scalar decode: every group of every block through the shared decoder (decode_group.h).
+// IQ2_S scalar decode: block by block, run by run, through the shared decoder (decode_group.h).
 #include "decode_group.h"
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
 
-void decode_iq2_s(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_iq2_s, QK_K>(src, dst, nblocks); }
+void decode_iq2_s(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_iq2_s, QK_K>(src, dst, nblocks);
+}
 
 }  // namespace dgk::ref

@@ -1,9 +1,11 @@
-// IQ2_XS scalar decode: every group of every block through the shared decoder (decode_group.h).
+// IQ2_XS scalar decode: block by block, run by run, through the shared decoder (decode_group.h).
 #include "decode_group.h"
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
 
-void decode_iq2_xs(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_iq2_xs, QK_K>(src, dst, nblocks); }
+void decode_iq2_xs(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_iq2_xs, QK_K>(src, dst, nblocks);
+}
 
 }  // namespace dgk::ref

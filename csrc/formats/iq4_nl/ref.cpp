@@ -10,7 +10,9 @@
 
 namespace dgk::ref {
 
-void decode_iq4_nl(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_iq4_nl, QK>(src, dst, nblocks); }
+void decode_iq4_nl(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_iq4_nl, QK>(src, dst, nblocks);
+}
 
 void encode_iq4_nl(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blk = static_cast<block_iq4_nl*>(dst);

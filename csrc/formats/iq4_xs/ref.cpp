@@ -10,11 +10,9 @@
 
 namespace dgk::ref {
 
-namespace {
-constexpr int kGroups = QK_K / kIq4Group;
+void decode_iq4_xs(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_iq4_xs, QK_K>(src, dst, nblocks);
 }
-
-void decode_iq4_xs(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_iq4_xs, QK_K>(src, dst, nblocks); }
 
 void encode_iq4_xs(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blk = static_cast<block_iq4_xs*>(dst);

@@ -10,7 +10,9 @@
 
 namespace dgk::ref {
 
-void decode_mxfp4(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_mxfp4, QK>(src, dst, nblocks); }
+void decode_mxfp4(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_mxfp4, QK>(src, dst, nblocks);
+}
 
 void encode_mxfp4(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_mxfp4*>(dst);

@@ -12,7 +12,9 @@
 
 namespace dgk::ref {
 
-void decode_q3_k(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_q3_k, QK_K>(src, dst, nblocks); }
+void decode_q3_k(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_q3_k, QK_K>(src, dst, nblocks);
+}
 
 void encode_q3_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blocks = static_cast<block_q3_k*>(dst);

@@ -8,7 +8,9 @@
 
 namespace dgk::ref {
 
-void decode_q4_1(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_q4_1, QK>(src, dst, nblocks); }
+void decode_q4_1(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_q4_1, QK>(src, dst, nblocks);
+}
 
 void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
     encode_rows_asymmetric<15>(x, static_cast<block_q4_1*>(dst), n, imatrix,

@@ -8,7 +8,9 @@
 
 namespace dgk::ref {
 
-void decode_q5_0(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_q5_0, QK>(src, dst, nblocks); }
+void decode_q5_0(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_q5_0, QK>(src, dst, nblocks);
+}
 
 void encode_q5_0(const float* x, void* dst, int64_t n, const float* imatrix) {
     encode_rows_symmetric<16>(x, static_cast<block_q5_0*>(dst), n, imatrix,

@@ -8,7 +8,9 @@
 
 namespace dgk::ref {
 
-void decode_q5_1(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_q5_1, QK>(src, dst, nblocks); }
+void decode_q5_1(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_q5_1, QK>(src, dst, nblocks);
+}
 
 // Plain levels: (uint8)v with no clamp (ggml has none here: the top value reaches at most 31).
 void encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) {

@@ -7,7 +7,9 @@
 
 namespace dgk::ref {
 
-void decode_q8_0(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_q8_0, QK>(src, dst, nblocks); }
+void decode_q8_0(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_q8_0, QK>(src, dst, nblocks);
+}
 
 void encode_q8_0(const float* x, void* dst, int64_t n, const float*) {
     auto* out = static_cast<block_q8_0*>(dst);

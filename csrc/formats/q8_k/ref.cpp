@@ -11,7 +11,9 @@
 
 namespace dgk::ref {
 
-void decode_q8_k(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_q8_k, QK_K>(src, dst, nblocks); }
+void decode_q8_k(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_q8_k, QK_K>(src, dst, nblocks);
+}
 
 void encode_q8_k(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blocks = static_cast<block_q8_k*>(dst);

@@ -11,7 +11,9 @@
 
 namespace dgk::ref {
 
-void decode_tq1_0(const void* src, float* dst, int64_t nblocks) { decode_blocks<block_tq1_0, QK_K>(src, dst, nblocks); }
+void decode_tq1_0(const void* src, float* dst, int64_t nblocks) {
+    decode_blocks<block_tq1_0, QK_K>(src, dst, nblocks);
+}
 
 void encode_tq1_0(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_tq1_0*>(dst);
