@@ -3,8 +3,8 @@
 // that templates find them by argument-dependent lookup):
 //   decode_run_len(const B*)           R: how many consecutive elements share their scale and layout;
 //   decode_head(const B&)              the block's scale fields, decoded once per block;
-//   decode_run(const B&, head, e0, n, y)  elements e0..e0+n-1 into y[0..n-1], where n is 8 or R (a
-//                                      multiple of 8 dividing R) and e0 a multiple of n,
+//   decode_run(const B&, head, e0, n, y)  elements e0..e0+n-1 into y[0..n-1], where n is 8 or R (R is
+//                                      a multiple of 8) and e0 a multiple of n,
 // with the operations (and their order) of ggml's dequantize_row_*, each float operation through
 // dgk/nan_ops.h so that the device gives x86's NaN bits. The CPU decodes a block as runs of R elements
 // (decode_blocks below: long runs let the compiler vectorize); one CUDA thread decodes one run of 8
@@ -19,8 +19,8 @@
 #include "dgk/tables_hd.h"
 
 // Before a run's element loop. Host GCC would completely unroll a 16-iteration loop before its vectorizer
-// sees it, leaving byte-by-byte loads (2-3x slower than ggml's loops); kept as a loop (unrolled by 4 at
-// most), it vectorizes, and a table-lookup loop that does not vectorize keeps little loop overhead.
+// sees it, leaving byte-by-byte loads (2-3x slower); kept as a loop (unrolled by 4 at most), it
+// vectorizes, and a table-lookup loop that does not vectorize keeps little loop overhead.
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
 #define DGK_RUN_LOOP _Pragma("GCC unroll 4")
 #else
