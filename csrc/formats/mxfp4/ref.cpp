@@ -1,7 +1,6 @@
 // MXFP4: 32 e2m1 values sharing one e8m0 exponent byte. kvalues_mxfp4 holds the e2m1 values
 // doubled (integers), so the decoded scale is half the e8m0 power of two.
 // qs[j]: low nibble = element j, high nibble = element j + 16.
-#include "decode_group.h"
 #include "block.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -9,10 +8,6 @@
 #include "dgk/tables.h"
 
 namespace dgk::ref {
-
-void decode_mxfp4(const void* src, float* dst, int64_t nblocks) {
-    decode_blocks<block_mxfp4, QK>(src, dst, nblocks);
-}
 
 void encode_mxfp4(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_mxfp4*>(dst);

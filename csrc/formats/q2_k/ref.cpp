@@ -2,7 +2,6 @@
 // sub-block, both multiplied by fp16 super-block factors d and dmin.
 // Encoders (encode_block.h, shared with the CUDA module) follow ggml's quantize_row_q2_K_ref (no imatrix) and
 // quantize_row_q2_K_impl (imatrix).
-#include "decode_group.h"
 #include "encode_block.h"
 
 #include "dgk/blocks.h"
@@ -10,10 +9,6 @@
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
-
-void decode_q2_k(const void* src, float* dst, int64_t nblocks) {
-    decode_blocks<block_q2_k, QK_K>(src, dst, nblocks);
-}
 
 void encode_q2_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blocks = static_cast<block_q2_k*>(dst);

@@ -2,7 +2,6 @@
 // hmask) with a signed 6-bit scale per sub-block times an fp16 super-block scale d.
 // Encoders (encode_block.h, shared with the CUDA module) follow ggml's quantize_row_q3_K_ref (no imatrix) and
 // quantize_row_q3_K_impl (imatrix).
-#include "decode_group.h"
 #include "encode_block.h"
 
 #include "../common/kquant_scales.h"
@@ -11,10 +10,6 @@
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
-
-void decode_q3_k(const void* src, float* dst, int64_t nblocks) {
-    decode_blocks<block_q3_k, QK_K>(src, dst, nblocks);
-}
 
 void encode_q3_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blocks = static_cast<block_q3_k*>(dst);

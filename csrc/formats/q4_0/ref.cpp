@@ -1,16 +1,11 @@
 // Q4_0: 32 weights as 4-bit q with one fp16 scale, value = (q - 8) * d.
 // Encoders follow ggml's quantize_row_q4_0_ref (no imatrix) and quantize_row_q4_0_impl (imatrix).
-#include "decode_group.h"
 #include "../common/legacy_encode.h"
 #include "../common/legacy_pack.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
-
-void decode_q4_0(const void* src, float* dst, int64_t nblocks) {
-    decode_blocks<block_q4_0, QK>(src, dst, nblocks);
-}
 
 void encode_q4_0(const float* x, void* dst, int64_t n, const float* imatrix) {
     encode_rows_symmetric<8>(x, static_cast<block_q4_0*>(dst), n, imatrix,

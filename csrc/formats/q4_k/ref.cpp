@@ -2,7 +2,6 @@
 // sub-block (packed in 12 bytes), times fp16 super-block factors d and dmin.
 // Encoders (encode_block.h, shared with the CUDA module) follow ggml's quantize_row_q4_K_ref (no imatrix) and
 // quantize_row_q4_K_impl (imatrix).
-#include "decode_group.h"
 #include "encode_block.h"
 
 #include "../common/kquant_scales.h"
@@ -11,10 +10,6 @@
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
-
-void decode_q4_k(const void* src, float* dst, int64_t nblocks) {
-    decode_blocks<block_q4_k, QK_K>(src, dst, nblocks);
-}
 
 void encode_q4_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blocks = static_cast<block_q4_k*>(dst);

@@ -3,7 +3,6 @@
 // Encoders (encode_block.h, shared with the CUDA module) follow ggml's quantize_row_q6_K_ref (no
 // imatrix) and quantize_row_q6_K_impl (imatrix, which weights the search by the raw imatrix values,
 // not by sigma^2 terms).
-#include "decode_group.h"
 #include "encode_block.h"
 
 #include "dgk/blocks.h"
@@ -11,10 +10,6 @@
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
-
-void decode_q6_k(const void* src, float* dst, int64_t nblocks) {
-    decode_blocks<block_q6_k, QK_K>(src, dst, nblocks);
-}
 
 void encode_q6_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blocks = static_cast<block_q6_k*>(dst);

@@ -1,15 +1,10 @@
 // Q8_0: 32 weights as int8 q with one fp16 scale, value = q * d. The encoder is ggml's
 // quantize_row_q8_0_ref (legacy_encode.h); ggml ignores the importance matrix for this format, so do we.
-#include "decode_group.h"
 #include "../common/legacy_encode.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
-
-void decode_q8_0(const void* src, float* dst, int64_t nblocks) {
-    decode_blocks<block_q8_0, QK>(src, dst, nblocks);
-}
 
 void encode_q8_0(const float* x, void* dst, int64_t n, const float*) {
     auto* out = static_cast<block_q8_0*>(dst);

@@ -2,7 +2,6 @@
 // K-quant dot products). Encoder (encode_block.h, shared with the CUDA module) follows
 // quantize_row_q8_K_ref: iscale = -127/max with max the signed value of largest magnitude, so
 // q = -127 at that element and the scale d = 1/iscale.
-#include "decode_group.h"
 #include "encode_block.h"
 
 #include "dgk/blocks.h"
@@ -10,10 +9,6 @@
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
-
-void decode_q8_k(const void* src, float* dst, int64_t nblocks) {
-    decode_blocks<block_q8_k, QK_K>(src, dst, nblocks);
-}
 
 void encode_q8_k(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blocks = static_cast<block_q8_k*>(dst);

@@ -3,17 +3,12 @@
 // top "digit" of (byte * 3^k mod 256) * 3 / 256 without a division.
 // Layout: qs[0..31] elements b + 32k (k = 0..4), qs[32..47] elements 160 + b + 16k,
 // qh[0..3] elements 240 + b + 4k (k = 0..3; a fifth zero trit pads each of these bytes).
-#include "decode_group.h"
 #include "../common/ternary.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
 
 namespace dgk::ref {
-
-void decode_tq1_0(const void* src, float* dst, int64_t nblocks) {
-    decode_blocks<block_tq1_0, QK_K>(src, dst, nblocks);
-}
 
 void encode_tq1_0(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_tq1_0*>(dst);

@@ -2,17 +2,12 @@
 // Byte b of 32-byte chunk c holds elements 128c + b + 32k in bits 2k..2k+1 (k = 0..3).
 #include <cmath>
 
-#include "decode_group.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
 #include "../common/ternary.h"
 
 namespace dgk::ref {
-
-void decode_tq2_0(const void* src, float* dst, int64_t nblocks) {
-    decode_blocks<block_tq2_0, QK_K>(src, dst, nblocks);
-}
 
 void encode_tq2_0(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_tq2_0*>(dst);
