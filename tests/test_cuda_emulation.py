@@ -35,6 +35,10 @@ def check_decode(fmt, data, dtype):
 
 
 # ---- decode ------------------------------------------------------------------------------------
+# The device decoders are the CPU's own (csrc/formats/<fmt>/decode_group.h), called per group of 8 where the
+# CPU decodes runs of up to 32 or 256 elements: these tests check that the group path (indexing, the
+# per-group scales) gives the same bits as the CPU's runs. The x86 NaN fix-ups of dgk/nan_ops.h exist only
+# in device code (the host hardware already gives those NaNs); tests/test_cuda.py checks them on a GPU.
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fmt", ALL)
 def test_decode_random_bytes(fmt, dtype, rng):

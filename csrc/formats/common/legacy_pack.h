@@ -76,22 +76,6 @@ DGK_HD void pack_q5(const uint8_t* q, uint8_t* qs, uint8_t* qh) {
     for (int b = 0; b < 4; ++b) qh[b] = static_cast<uint8_t>(high >> (8 * b));
 }
 
-DGK_HD void unpack_q4(const uint8_t* qs, int* q) {
-    for (int j = 0; j < QK / 2; ++j) {
-        q[j] = qs[j] & 0x0f;
-        q[j + QK / 2] = qs[j] >> 4;
-    }
-}
-
-DGK_HD void unpack_q5(const uint8_t* qs, const uint8_t* qh, int* q) {
-    const uint32_t high = static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 |
-                          static_cast<uint32_t>(qh[2]) << 16 | static_cast<uint32_t>(qh[3]) << 24;
-    for (int j = 0; j < QK; ++j) {
-        const int nib = (j < QK / 2) ? (qs[j] & 0x0f) : (qs[j - QK / 2] >> 4);
-        q[j] = nib | static_cast<int>(((high >> j) & 1u) << 4);
-    }
-}
-
 // Imatrix encoders: sigma^2 is the mean square of the whole row (sequential fp32 sum, then a
 // division by the row length converted to float).
 DGK_HD float row_sigma2(const float* x, int64_t n) {

@@ -9,17 +9,6 @@
 
 namespace dgk::ref {
 
-void decode_iq4_nl(const void* src, float* dst, int64_t nblocks) {
-    const auto* blk = static_cast<const block_iq4_nl*>(src);
-    for (int64_t i = 0; i < nblocks; ++i, dst += QK) {
-        const float d = fp16_to_f32(blk[i].d);
-        for (int j = 0; j < QK / 2; ++j) {
-            dst[j] = d * kvalues_iq4nl[blk[i].qs[j] & 0x0f];
-            dst[j + QK / 2] = d * kvalues_iq4nl[blk[i].qs[j] >> 4];
-        }
-    }
-}
-
 void encode_iq4_nl(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blk = static_cast<block_iq4_nl*>(dst);
     for (int64_t i = 0; i < n / QK; ++i) encode_iq4_nl_block(x + i * QK, imatrix ? imatrix + i * QK : nullptr, blk[i]);

@@ -9,26 +9,6 @@
 
 namespace dgk::ref {
 
-namespace {
-constexpr int kGroups = QK_K / kIq4Group;
-}
-
-void decode_iq4_xs(const void* src, float* dst, int64_t nblocks) {
-    const auto* blk = static_cast<const block_iq4_xs*>(src);
-    for (int64_t i = 0; i < nblocks; ++i) {
-        const float d = fp16_to_f32(blk[i].d);
-        const uint8_t* qs = blk[i].qs;
-        for (int g = 0; g < kGroups; ++g, qs += 16, dst += 32) {
-            const int ls = ((blk[i].scales_l[g / 2] >> 4 * (g % 2)) & 0x0f) | (((blk[i].scales_h >> 2 * g) & 3) << 4);
-            const float dl = d * (ls - 32);
-            for (int j = 0; j < 16; ++j) {
-                dst[j] = dl * kvalues_iq4nl[qs[j] & 0x0f];
-                dst[j + 16] = dl * kvalues_iq4nl[qs[j] >> 4];
-            }
-        }
-    }
-}
-
 void encode_iq4_xs(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blk = static_cast<block_iq4_xs*>(dst);
     for (int64_t i = 0; i < n / QK_K; ++i)

@@ -9,17 +9,6 @@
 
 namespace dgk::ref {
 
-void decode_mxfp4(const void* src, float* dst, int64_t nblocks) {
-    const auto* blk = static_cast<const block_mxfp4*>(src);
-    for (int64_t i = 0; i < nblocks; ++i, dst += QK) {
-        const float d = e8m0_half(blk[i].e);
-        for (int j = 0; j < QK / 2; ++j) {
-            dst[j] = kvalues_mxfp4[blk[i].qs[j] & 0x0f] * d;
-            dst[j + QK / 2] = kvalues_mxfp4[blk[i].qs[j] >> 4] * d;
-        }
-    }
-}
-
 void encode_mxfp4(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_mxfp4*>(dst);
     for (int64_t i = 0; i < n / QK; ++i) encode_mxfp4_block(x + i * QK, blk[i]);

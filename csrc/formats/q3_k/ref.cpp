@@ -11,29 +11,6 @@
 
 namespace dgk::ref {
 
-void decode_q3_k(const void* src, float* dst, int64_t nblocks) {
-    const auto* blocks = static_cast<const block_q3_k*>(src);
-    for (int64_t ib = 0; ib < nblocks; ++ib) {
-        const block_q3_k& b = blocks[ib];
-        const float d_all = fp16_to_f32(b.d);
-        float* y = dst + ib * 256;
-        // Element e = 16s + l: low bits from qs[32*(e/128) + e%32] at bit 2*((e/32)%4),
-        // high bit from hmask[e%32] at bit e/32; a clear high bit means -4.
-        for (int s = 0; s < 16; ++s) {
-            const float dl = d_all * (float)kq::unpack_scale6_q3(b.scales, s);
-            const int off = 16 * (s & 1);
-            const uint8_t* q = b.qs + 32 * (s >> 3) + off;
-            const uint8_t* hm = b.hmask + off;
-            const int shift = 2 * ((s & 7) >> 1);
-            const unsigned hbit = 1u << (s >> 1);
-            for (int l = 0; l < 16; ++l) {
-                const int v = ((q[l] >> shift) & 3) - ((hm[l] & hbit) ? 0 : 4);
-                y[16 * s + l] = dl * (float)v;
-            }
-        }
-    }
-}
-
 void encode_q3_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blocks = static_cast<block_q3_k*>(dst);
     for (int64_t ib = 0; ib < n / 256; ++ib)

@@ -7,22 +7,6 @@
 
 namespace dgk::ref {
 
-void decode_q4_1(const void* src, float* dst, int64_t nblocks) {
-    const auto* blocks = static_cast<const block_q4_1*>(src);
-    int q[QK];
-    for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
-        const float d = fp16_to_f32(blocks[b].d);
-        const float m = fp16_to_f32(blocks[b].m);
-        unpack_q4(blocks[b].qs, q);
-        for (int j = 0; j < QK; ++j) {
-            // If q*d and m are both NaN, keep the product's NaN (as ggml's build does) rather than
-            // whichever operand the compiler happens to put first.
-            const float p = static_cast<float>(q[j]) * d;
-            dst[j] = p != p ? p : p + m;
-        }
-    }
-}
-
 void encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
     encode_rows_asymmetric<15>(x, static_cast<block_q4_1*>(dst), n, imatrix,
                                [](const uint8_t* q, block_q4_1& b) { pack_q4(q, b.qs); });

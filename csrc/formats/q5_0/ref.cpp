@@ -7,16 +7,6 @@
 
 namespace dgk::ref {
 
-void decode_q5_0(const void* src, float* dst, int64_t nblocks) {
-    const auto* blocks = static_cast<const block_q5_0*>(src);
-    int q[QK];
-    for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
-        const float d = fp16_to_f32(blocks[b].d);
-        unpack_q5(blocks[b].qs, blocks[b].qh, q);
-        for (int j = 0; j < QK; ++j) dst[j] = static_cast<float>(q[j] - 16) * d;
-    }
-}
-
 void encode_q5_0(const float* x, void* dst, int64_t n, const float* imatrix) {
     encode_rows_symmetric<16>(x, static_cast<block_q5_0*>(dst), n, imatrix,
                               [](const uint8_t* q, block_q5_0& b) { pack_q5(q, b.qs, b.qh); });

@@ -7,22 +7,6 @@
 
 namespace dgk::ref {
 
-void decode_q5_1(const void* src, float* dst, int64_t nblocks) {
-    const auto* blocks = static_cast<const block_q5_1*>(src);
-    int q[QK];
-    for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
-        const float d = fp16_to_f32(blocks[b].d);
-        const float m = fp16_to_f32(blocks[b].m);
-        unpack_q5(blocks[b].qs, blocks[b].qh, q);
-        for (int j = 0; j < QK; ++j) {
-            // If q*d and m are both NaN, keep the product's NaN (as ggml's build does) rather than
-            // whichever operand the compiler happens to put first.
-            const float p = static_cast<float>(q[j]) * d;
-            dst[j] = p != p ? p : p + m;
-        }
-    }
-}
-
 // Plain levels: (uint8)v with no clamp (ggml has none here: the top value reaches at most 31).
 void encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) {
     encode_rows_asymmetric<31>(x, static_cast<block_q5_1*>(dst), n, imatrix,

@@ -6,14 +6,6 @@
 
 namespace dgk::ref {
 
-void decode_q8_0(const void* src, float* dst, int64_t nblocks) {
-    const auto* blocks = static_cast<const block_q8_0*>(src);
-    for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
-        const float d = fp16_to_f32(blocks[b].d);
-        for (int j = 0; j < QK; ++j) dst[j] = static_cast<float>(blocks[b].qs[j]) * d;
-    }
-}
-
 void encode_q8_0(const float* x, void* dst, int64_t n, const float*) {
     auto* out = static_cast<block_q8_0*>(dst);
     for (int64_t b = 0; b < n / QK; ++b) encode_q8_0_block(x + b * QK, out[b]);

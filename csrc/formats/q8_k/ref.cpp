@@ -10,12 +10,6 @@
 
 namespace dgk::ref {
 
-void decode_q8_k(const void* src, float* dst, int64_t nblocks) {
-    const auto* blk = static_cast<const block_q8_k*>(src);
-    for (int64_t i = 0; i < nblocks; ++i)
-        for (int j = 0; j < QK_K; ++j) *dst++ = blk[i].d * blk[i].qs[j];
-}
-
 void encode_q8_k(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blocks = static_cast<block_q8_k*>(dst);
     for (int64_t ib = 0; ib < n / QK_K; ++ib) encode_q8_k_block(x + QK_K * ib, blocks[ib]);

@@ -10,20 +10,6 @@
 
 namespace dgk::ref {
 
-void decode_tq1_0(const void* src, float* dst, int64_t nblocks) {
-    const auto* blk = static_cast<const block_tq1_0*>(src);
-    for (int64_t i = 0; i < nblocks; ++i) {
-        const float d = fp16_to_f32(blk[i].d);
-        const uint8_t* qs = blk[i].qs;
-        for (int k = 0; k < 5; ++k)
-            for (int b = 0; b < 32; ++b) *dst++ = (float)unpack_trit(qs[b], k) * d;
-        for (int k = 0; k < 5; ++k)
-            for (int b = 0; b < 16; ++b) *dst++ = (float)unpack_trit(qs[32 + b], k) * d;
-        for (int k = 0; k < 4; ++k)
-            for (int b = 0; b < 4; ++b) *dst++ = (float)unpack_trit(blk[i].qh[b], k) * d;
-    }
-}
-
 void encode_tq1_0(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_tq1_0*>(dst);
     for (int64_t i = 0; i < n / QK_K; ++i) encode_tq1_0_block(x + i * QK_K, blk[i]);

@@ -1,5 +1,6 @@
 // Declarations of every format's kernels, generated from the registry.
-// Scalar reference kernels live in namespace dgk::ref (csrc/formats/<fmt>/ref.cpp);
+// Scalar reference kernels live in namespace dgk::ref (csrc/formats/<fmt>/ref.cpp, encode.cpp; the block
+// decoders in csrc/formats/common/decode_ref.cpp);
 // AVX2 kernels in dgk::avx2 (csrc/formats/<fmt>/avx2.cpp), compiled with AVX2 flags only there.
 #pragma once
 #include <cstdint>

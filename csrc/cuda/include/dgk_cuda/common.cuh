@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "dgk/blocks.h"
+#include "dgk/bytes.h"
 #include "dgk/fp.h"
 #include "dgk/tables_hd.h"
 
@@ -53,12 +54,7 @@ using namespace ::dgk::ref;
     }
 #endif
 
-// ---- small exact helpers -------------------------------------------------------------------------
-// Little-endian loads from block bytes (blocks are only 2-byte aligned in a row).
-DGKC_HD uint32_t load_u16(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
-DGKC_HD uint32_t load_u32(const uint8_t* p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
+// ---- small exact helpers (little-endian loads: dgk/bytes.h) ----------------------------------------
 DGKC_HD float load_f16(const uint8_t* p) { return dgk::fp16_to_f32((uint16_t)load_u16(p)); }
 DGKC_HD void store_u16(uint8_t* p, uint32_t v) {
     p[0] = (uint8_t)v;

@@ -1,0 +1,20 @@
+// Q5_1 decode (ggml dequantize_row_q5_1): the Q5_0 levels, value = q * d + m. Host+device; see
+// common/block_decode.h.
+#pragma once
+#include "../q5_0/decode_group.h"
+
+namespace dgk {
+
+DGK_HD constexpr int decode_run_len(const block_q5_1*) { return 16; }
+DGK_HD ScaleMinHead decode_head(const block_q5_1& b) { return {fp16_to_f32(b.d), fp16_to_f32(b.m)}; }
+
+DGK_HD void decode_run(const block_q5_1& b, ScaleMinHead h, int e0, int n, float* y) {
+    DGK_RUN_LOOP
+    for (int j = 0; j < n; ++j) {
+        // Keep the product's NaN when q*d and m are both NaN (as Q4_1).
+        const float p = xmul((float)q5_level(b.qs, b.qh, e0, j), h.d);
+        y[j] = p != p ? p : xadd(p, h.m);
+    }
+}
+
+}  // namespace dgk
