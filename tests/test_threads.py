@@ -109,38 +109,3 @@ def test_concurrent_first_use(fmt, rng):
                        text=True, timeout=600)
     assert r.returncode == 0 and r.stdout.strip() == "ok", \
         f"{fmt} (seed {seed}) exit code {r.returncode}:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
-
-
-@pytest.fixture
-def streaming():
-    """Every decode output uses the streaming-store path (normally only outputs past the last-level
-    cache do), restored afterwards."""
-    from dgkernels import _core
-    if "avx2" not in dg.available_isas():
-        pytest.skip("streaming stores are an AVX2 path")
-    before = _core.set_stream_threshold(0)
-    with dg.using_isa("avx2"):
-        yield
-    _core.set_stream_threshold(before)
-
-
-@pytest.mark.parametrize("fmt", ALL)
-def test_streamed_decode_same_values(fmt, rng, streaming):
-    """The streaming stores of big AVX2 decodes write what plain stores write, into outputs at any
-    alignment (head and tail of the aligned body), for every thread count and output dtype."""
-    from dgkernels import _core
-    f = dg.format_info(fmt)
-    rows = 9
-    data = rng.integers(0, 256, (rows, f.row_bytes(N)), dtype=np.uint8)
-    for dtype in ("float32", "float16", "bfloat16"):
-        _core.set_stream_threshold(1 << 62)
-        ref = dg.dequantize(data, fmt, dtype=dtype, threads=1)
-        _core.set_stream_threshold(0)
-        for t in (1, 2):
-            for shift in (0, 1, 3):  # elements past a 32-byte aligned start
-                backing = np.zeros(ref.size + 64, dtype=ref.dtype)
-                start = (-(backing.ctypes.data % 32) // ref.itemsize) % (32 // ref.itemsize) + shift
-                out = backing[start:start + ref.size].reshape(ref.shape)
-                got = dg.dequantize(data, fmt, dtype=dtype, threads=t, out=out)
-                assert_floats_identical(fmt, got, ref)
-                assert not backing[:start].any() and not backing[start + ref.size:].any(), "wrote outside out"

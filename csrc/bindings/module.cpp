@@ -212,8 +212,6 @@ PYBIND11_MODULE(_core, m) {
         return dgk::find_nonfinite(b.ptr, n, active_isa());
     }, "Index of the first NaN or Inf in a contiguous float32 buffer, or -1.");
 
-    m.def("set_stream_threshold", &dgk::set_stream_threshold, py::arg("bytes"),
-          "decode outputs of at least this many bytes use streaming stores (AVX2); -1: the LLC size; returns the previous setting");
     m.def("cpu_has_avx2", &cpu_has_avx2);
     m.def("active_isa", [] { return static_cast<int>(active_isa()); });
     m.def("set_active_isa", [](int isa) { return set_active_isa(checked_isa(isa)); });

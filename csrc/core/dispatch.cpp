@@ -2,12 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
-#include <fstream>
-#include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "dgk/fp.h"
 #include "dgk/scan.h"
@@ -18,45 +13,11 @@ namespace dgk {
 namespace {
 // Below this many weights per thread, splitting costs more than it saves.
 constexpr int64_t kMinWeightsPerThread = 1 << 15;
-constexpr int64_t kDecodeChunkWeights = 4096;  // decode through an L1-sized buffer (f16/bf16, streaming)
-
-// Outputs at least this large are written with streaming stores (AVX2): they cannot stay in the
-// last-level cache anyway, and plain stores would read every line before writing it.
-std::atomic<int64_t> g_stream_threshold{-1};  // -1: the last-level cache size
-
-// The size of the last-level cache one core sees: sysfs gives the instance (what lscpu shows);
-// sysconf may report the whole package (e.g. 256 MiB for 32 MiB per core complex).
-int64_t llc_bytes() {
-    int64_t best = 0;
-    for (int i = 0; i < 8; ++i) {
-        const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
-        std::ifstream level_f(dir + "level"), size_f(dir + "size");
-        int level = 0;
-        int64_t kib = 0;
-        std::string unit;
-        if (!(level_f >> level) || !(size_f >> kib >> unit) || level < 2) continue;
-        if (unit == "M") kib *= 1024;
-        else if (unit != "K") continue;
-        best = std::max(best, kib * 1024);
-    }
-    if (best > 0) return best;
-    long llc = -1;
-#ifdef _SC_LEVEL3_CACHE_SIZE
-    llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-#endif
-    return llc > 0 ? static_cast<int64_t>(llc) : int64_t{32} << 20;
-}
-
-int64_t stream_threshold_bytes() {
-    static const int64_t llc = llc_bytes();
-    const int64_t t = g_stream_threshold.load(std::memory_order_relaxed);
-    return t < 0 ? llc : t;
-}
+constexpr int64_t kDecodeChunkWeights = 4096;  // f16/bf16 output: decode through an L1-sized buffer
 }  // namespace
 
 namespace avx2 {
 void convert_f32(const float* src, void* dst, OutType out, int64_t n);  // avx2_convert.cpp
-void stream_copy(void* dst, const void* src, size_t bytes);            // avx2_stream.cpp
 }
 
 void convert_f32(const float* src, void* dst, OutType out, int64_t n, Isa isa) {
@@ -103,10 +64,6 @@ int64_t encode_rows(FormatId f, const float* x, void* dst, int64_t nrows, int64_
     return first_bad.load();
 }
 
-int64_t set_stream_threshold(int64_t bytes) {
-    return g_stream_threshold.exchange(bytes < 0 ? -1 : bytes);
-}
-
 void decode_blocks(FormatId f, const void* src, void* dst, OutType out, int64_t nblocks,
                    int threads, Isa isa) {
     const FormatInfo& info = format_info(f);
@@ -114,30 +71,17 @@ void decode_blocks(FormatId f, const void* src, void* dst, OutType out, int64_t 
     const int64_t bw = info.block_weights, bb = info.block_bytes;
     const int64_t min_blocks = std::max<int64_t>(1, kMinWeightsPerThread / bw);
     const auto* in = static_cast<const uint8_t*>(src);
-    const int64_t out_size = out == OutType::F32 ? 4 : 2;
-    const bool stream = isa == Isa::Avx2 && nblocks * bw * out_size >= stream_threshold_bytes();
     parallel_for(nblocks, threads, min_blocks, [&](int64_t b0, int64_t b1) {
-        auto* o = static_cast<uint8_t*>(dst);
-        if (out == OutType::F32 && !stream) {
-            dec(in + b0 * bb, reinterpret_cast<float*>(o) + b0 * bw, b1 - b0);
+        if (out == OutType::F32) {
+            dec(in + b0 * bb, static_cast<float*>(dst) + b0 * bw, b1 - b0);
             return;
         }
-        // through an L1-sized buffer: converted to f16/bf16 there, and/or streamed out
         const int64_t step = std::max<int64_t>(1, kDecodeChunkWeights / bw);
         std::vector<float> buf(static_cast<size_t>(step * bw));
-        std::vector<uint16_t> half(stream && out != OutType::F32 ? buf.size() : 0);
         for (int64_t b = b0; b < b1; b += step) {
-            const int64_t nb = std::min(step, b1 - b), nw = nb * bw;
-            uint8_t* to = o + b * bw * out_size;
+            const int64_t nb = std::min(step, b1 - b);
             dec(in + b * bb, buf.data(), nb);
-            if (!stream) {
-                convert_f32(buf.data(), to, out, nw, isa);
-            } else if (out == OutType::F32) {
-                avx2::stream_copy(to, buf.data(), static_cast<size_t>(nw) * 4);
-            } else {
-                convert_f32(buf.data(), half.data(), out, nw, isa);
-                avx2::stream_copy(to, half.data(), static_cast<size_t>(nw) * 2);
-            }
+            convert_f32(buf.data(), static_cast<uint16_t*>(dst) + b * bw, out, nb * bw, isa);
         }
     });
 }
