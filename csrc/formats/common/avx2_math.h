@@ -45,6 +45,14 @@ static inline float hmin_ps(__m256 v) {
     return _mm_cvtss_f32(m);
 }
 
+// Largest lane (exact; the sign of a zero result is unspecified, as for hmin_ps).
+static inline float hmax_ps(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
 // fp.h's fp16_to_f32 for 8 values: F16C converts exactly but quiets signalling NaNs, which the
 // scalar helper keeps; clear the quiet bit again where the half was a signalling NaN.
 static inline __m256 fp16x8_to_f32(__m128i h) {

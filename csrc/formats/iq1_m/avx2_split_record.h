@@ -10,6 +10,8 @@
 #include <cfloat>
 #include <cmath>
 
+#include "../common/avx2_clear_record.h"
+
 namespace dgk::avx2 {
 namespace {
 
@@ -29,19 +31,13 @@ bool iq1m_search_record(const float* qx, const float* q2, int n, const float* xb
 
     const int nv = (n + 7) / 8;
     alignas(32) float est[kMaxVectors][8];
-    const __m256 ninf = _mm256_set1_ps(-INFINITY), two = _mm256_set1_ps(2.0f), zero = _mm256_setzero_ps();
-    __m256 top = ninf;
+    __m256 top = _mm256_set1_ps(-__builtin_inff());
     for (int v = 0; v < nv; ++v) {
-        const __m256 x = _mm256_load_ps(qx + 8 * v), w = _mm256_load_ps(q2 + 8 * v);
-        const __m256 r0 = _mm256_rcp_ps(w);
-        const __m256 r1 = _mm256_mul_ps(r0, _mm256_sub_ps(two, _mm256_mul_ps(w, r0)));
-        const __m256 e = _mm256_blendv_ps(ninf, _mm256_mul_ps(_mm256_mul_ps(x, x), r1), _mm256_cmp_ps(w, zero, _CMP_GT_OQ));
+        const __m256 e = split_score_estimate(_mm256_load_ps(qx + 8 * v), _mm256_load_ps(q2 + 8 * v));
         _mm256_store_ps(est[v], e);
         top = _mm256_max_ps(top, e);
     }
-    __m128 t4 = _mm_max_ps(_mm256_castps256_ps128(top), _mm256_extractf128_ps(top, 1));
-    t4 = _mm_max_ps(t4, _mm_movehl_ps(t4, t4));
-    const float m = _mm_cvtss_f32(_mm_max_ss(t4, _mm_movehdup_ps(t4)));
+    const float m = hmax_ps(top);
     if (!(m >= 0x1p-60f && m <= FLT_MAX)) return false;
 
     auto first_at_least = [&](float x, int last_vector) {
@@ -52,16 +48,8 @@ bool iq1m_search_record(const float* qx, const float* q2, int n, const float* xb
         }
         return -1;
     };
-    int f = first_at_least(m, nv - 1);
-    float x = m;
-    bool clear = false;
-    for (int level = 0; level < 16 && !clear; ++level) {
-        x *= 0.99999f;
-        const int g = first_at_least(x, f / 8);
-        clear = g == f;
-        f = g;
-    }
-    if (!clear) return false;
+    const int f = clear_record(m, nv - 1, first_at_least, [](int k) { return k / 8; });
+    if (f < 0) return false;
 
     float sc = qx[f] / q2[f];
     float best = sc * qx[f];

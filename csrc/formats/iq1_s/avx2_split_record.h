@@ -26,6 +26,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "../common/avx2_clear_record.h"
 #include "avx2_split_sums.h"
 #include "pack.h"
 
@@ -48,7 +49,7 @@ inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, iq1s
     // Estimates of every candidate's score; -inf for lanes past i2 = 32 and for q2 <= 0.
     alignas(32) float est[kChunks][2][8];
     int8_t chunk_i1[kChunks], chunk_i2[kChunks];
-    const __m256 ninf = _mm256_set1_ps(-INFINITY), two = _mm256_set1_ps(2.0f), zero = _mm256_setzero_ps();
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256 top = ninf;
     int p = 0;
@@ -60,19 +61,13 @@ inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, iq1s
             const SplitVec v = S.at(r, i2);
             const __m256 live = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(kGroup + 1 - i2), lane));
             for (int s = 0; s < 2; ++s) {
-                const __m256 r0 = _mm256_rcp_ps(v.q2[s]);
-                const __m256 r1 = _mm256_mul_ps(r0, _mm256_sub_ps(two, _mm256_mul_ps(v.q2[s], r0)));
-                const __m256 a = _mm256_mul_ps(_mm256_mul_ps(v.qx[s], v.qx[s]), r1);
-                const __m256 ok = _mm256_and_ps(live, _mm256_cmp_ps(v.q2[s], zero, _CMP_GT_OQ));
-                const __m256 e = _mm256_blendv_ps(ninf, a, ok);
+                const __m256 e = _mm256_blendv_ps(ninf, split_score_estimate(v.qx[s], v.q2[s]), live);
                 _mm256_store_ps(est[p][s], e);
                 top = _mm256_max_ps(top, e);
             }
         }
     }
-    __m128 t4 = _mm_max_ps(_mm256_castps256_ps128(top), _mm256_extractf128_ps(top, 1));
-    t4 = _mm_max_ps(t4, _mm_movehl_ps(t4, t4));
-    const float m = _mm_cvtss_f32(_mm_max_ss(t4, _mm_movehdup_ps(t4)));
+    const float m = hmax_ps(top);
     if (!(m >= 0x1p-60f && m <= FLT_MAX)) return false;
 
     // First candidate (code (chunk * 8 + lane) * 2 + shift, scan order) with an estimate >= x in
@@ -89,16 +84,8 @@ inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, iq1s
         }
         return -1;
     };
-    int f = first_at_least(m, kChunks - 1);
-    float x = m;
-    bool clear = false;
-    for (int level = 0; level < 16 && !clear; ++level) {
-        x *= 0.99999f;
-        const int g = first_at_least(x, f >> 4);
-        clear = g == f;
-        f = g;
-    }
-    if (!clear) return false;
+    const int f = clear_record(m, kChunks - 1, first_at_least, [](int code) { return code >> 4; });
+    if (f < 0) return false;
 
     // Accept f, then the scan from f on over the candidates that can pass.
     const int q0 = f >> 4, l0 = (f >> 1) & 7, s0 = f & 1;
