@@ -40,6 +40,13 @@ struct ScaleMinHead {  // a scale and a min (or offset) per block
 // e0 >= 16, as runs of at most 16 are).
 DGK_HD int nibble32(const uint8_t* qs, int e0, int j) { return (qs[(e0 & 15) + j] >> (4 * (e0 >> 4))) & 0xF; }
 
+// q * d + m of the offset formats (Q4_1, Q5_1). When q*d and m are both NaN, the product's NaN is kept
+// (as ggml's build does) rather than whichever operand the compiler happens to put first.
+DGK_HD float scaled_plus_min(float q, ScaleMinHead h) {
+    const float p = xmul(q, h.d);
+    return p != p ? p : xadd(p, h.m);
+}
+
 #if !defined(__CUDACC__)  // CPU only
 // The CPU scalar decoder of a block format: every block in order, as runs of R elements. `restrict`:
 // the output never overlaps the blocks, which lets the compiler vectorize the runs.

@@ -9,12 +9,7 @@ DGK_HD ScaleMinHead decode_head(const block_q4_1& b) { return {fp16_to_f32(b.d),
 
 DGK_HD void decode_run(const block_q4_1& b, ScaleMinHead h, int e0, int n, float* y) {
     DGK_RUN_LOOP
-    for (int j = 0; j < n; ++j) {
-        // If q*d and m are both NaN, keep the product's NaN (as ggml's build does) rather than whichever
-        // operand the compiler happens to put first.
-        const float p = xmul((float)nibble32(b.qs, e0, j), h.d);
-        y[j] = p != p ? p : xadd(p, h.m);
-    }
+    for (int j = 0; j < n; ++j) y[j] = scaled_plus_min((float)nibble32(b.qs, e0, j), h);
 }
 
 }  // namespace dgk

@@ -10,11 +10,7 @@ DGK_HD ScaleMinHead decode_head(const block_q5_1& b) { return {fp16_to_f32(b.d),
 
 DGK_HD void decode_run(const block_q5_1& b, ScaleMinHead h, int e0, int n, float* y) {
     DGK_RUN_LOOP
-    for (int j = 0; j < n; ++j) {
-        // Keep the product's NaN when q*d and m are both NaN (as Q4_1).
-        const float p = xmul((float)q5_level(b.qs, b.qh, e0, j), h.d);
-        y[j] = p != p ? p : xadd(p, h.m);
-    }
+    for (int j = 0; j < n; ++j) y[j] = scaled_plus_min((float)q5_level(b.qs, b.qh, e0, j), h);
 }
 
 }  // namespace dgk
