@@ -154,3 +154,30 @@ def test_decode_same_on_every_isa(fmt, dtype, kind, rng):
     for isa in OTHER_ISAS:
         assert_floats_identical(fmt, res[isa].view(np.uint16 if dtype != "float32" else np.float32),
                                 res["scalar"].view(np.uint16 if dtype != "float32" else np.float32))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_streaming_decode_same_bytes(fmt, threads, rng):
+    """Float32 outputs past the last-level cache take the streaming-store decoders (F32, F16, BF16):
+    with the threshold at 0 they run on small outputs; every length and 4-byte offset of the output
+    (plain stores up to a 32-byte boundary, streaming ones after) gives the scalar reference's bits."""
+    from dgkernels import _core
+    f = dg.format_info(fmt)
+    data = rng.integers(0, 256, 300 * f.block_bytes, dtype=np.uint8)
+    data = np.where(rng.random(data.size) < 0.3, rng.choice(SPECIAL_BYTES, data.size), data).astype(np.uint8)
+    with dg.using_isa("scalar"):
+        want = dg.dequantize(data, fmt)
+    cases = [(isa, nb, off) for isa in OTHER_ISAS for nb in (1, 7, 8, 33, 300) for off in range(8)]
+    old = _core.set_stream_threshold(0)
+    try:
+        for isa, nblocks, offset in cases:
+            n = nblocks * f.block_weights
+            buf = np.full(n + 16, np.float32(7.5))
+            out = buf[offset:offset + n]
+            with dg.using_isa(isa):
+                dg.dequantize(data[: nblocks * f.block_bytes], fmt, out=out, threads=threads)
+            assert_floats_identical(fmt, out, want[:n])
+            assert (buf[:offset] == 7.5).all() and (buf[offset + n:] == 7.5).all(), "wrote outside out"
+    finally:
+        _core.set_stream_threshold(old)

@@ -1,9 +1,12 @@
 // CPU feature detection (cpuid + xgetbv) and the process-wide active ISA.
 #include "dgk/cpu.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #include <cpuid.h>
@@ -47,5 +50,22 @@ bool set_active_isa(Isa isa) {
 }
 
 const char* isa_name(Isa isa) { return isa == Isa::Avx2 ? "avx2" : "scalar"; }
+
+int64_t llc_bytes() {
+    static const int64_t bytes = [] {
+        int64_t best = 0;
+        for (int i = 0; i < 8; ++i) {  // cpu0's caches; the unit is K or M
+            const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+            std::ifstream size_f(dir + "size");
+            int64_t amount = 0;
+            std::string unit;
+            if (!(size_f >> amount >> unit)) continue;
+            const int64_t scale = unit == "K" ? 1 << 10 : unit == "M" ? 1 << 20 : 0;
+            best = std::max(best, amount * scale);
+        }
+        return best > 0 ? best : int64_t{32} << 20;
+    }();
+    return bytes;
+}
 
 }  // namespace dgk

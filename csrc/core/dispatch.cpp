@@ -4,6 +4,7 @@
 #include <atomic>
 #include <vector>
 
+#include "dgk/cpu.h"
 #include "dgk/fp.h"
 #include "dgk/scan.h"
 #include "dgk/thread_pool.h"
@@ -14,7 +15,10 @@ namespace {
 // Below this many weights per thread, splitting costs more than it saves.
 constexpr int64_t kMinWeightsPerThread = 1 << 15;
 constexpr int64_t kDecodeChunkWeights = 4096;  // f16/bf16 output: decode through an L1-sized buffer
+std::atomic<int64_t> g_stream_threshold{-1};
 }  // namespace
+
+int64_t set_stream_threshold(int64_t bytes) { return g_stream_threshold.exchange(bytes < 0 ? -1 : bytes); }
 
 namespace avx2 {
 void convert_f32(const float* src, void* dst, OutType out, int64_t n);  // avx2_convert.cpp
@@ -67,8 +71,12 @@ int64_t encode_rows(FormatId f, const float* x, void* dst, int64_t nrows, int64_
 void decode_blocks(FormatId f, const void* src, void* dst, OutType out, int64_t nblocks,
                    int threads, Isa isa) {
     const FormatInfo& info = format_info(f);
-    const DecodeFn dec = kernels(f, isa).decode;
+    const Kernels& k = kernels(f, isa);
     const int64_t bw = info.block_weights, bb = info.block_bytes;
+    const int64_t threshold = g_stream_threshold.load(std::memory_order_relaxed);
+    const bool stream = out == OutType::F32 && k.decode_stream &&
+                        nblocks * bw * 4 >= (threshold < 0 ? llc_bytes() : threshold);
+    const DecodeFn dec = stream ? k.decode_stream : k.decode;
     const int64_t min_blocks = std::max<int64_t>(1, kMinWeightsPerThread / bw);
     const auto* in = static_cast<const uint8_t*>(src);
     parallel_for(nblocks, threads, min_blocks, [&](int64_t b0, int64_t b1) {

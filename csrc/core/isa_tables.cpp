@@ -25,6 +25,7 @@ const Kernels* avx2_kernel_table() {
             if ((*e)->decode) k.decode = (*e)->decode;
             if ((*e)->encode) k.encode = (*e)->encode;
             if ((*e)->encode_checked) k.encode_checked = (*e)->encode_checked;
+            if ((*e)->decode_stream) k.decode_stream = (*e)->decode_stream;
         }
         return true;
     }();

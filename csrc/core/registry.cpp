@@ -39,6 +39,7 @@ const Kernels& kernels(FormatId f, Isa isa) {
                 merged[k].decode = avx2[k].decode ? avx2[k].decode : kScalar[k].decode;
                 merged[k].encode = avx2[k].encode ? avx2[k].encode : kScalar[k].encode;
                 merged[k].encode_checked = avx2[k].encode ? avx2[k].encode_checked : nullptr;
+                merged[k].decode_stream = avx2[k].decode_stream;
             }
             return true;
         }();

@@ -18,6 +18,11 @@ int64_t encode_rows(FormatId f, const float* x, void* dst, int64_t nrows, int64_
 void decode_blocks(FormatId f, const void* src, void* dst, OutType out, int64_t nblocks,
                    int threads, Isa isa);
 
+// Float32 outputs of at least this many bytes are written with streaming stores where the format has
+// such a decoder (the copy-like F32/F16/BF16). -1 (the default): the last-level cache size. Returns
+// the previous setting; tests set 0 to run the streaming decoders on small inputs.
+int64_t set_stream_threshold(int64_t bytes);
+
 // f32 -> f16/bf16 (round to nearest even) for n values, on the given ISA.
 void convert_f32(const float* src, void* dst, OutType out, int64_t n, Isa isa);
 

@@ -33,6 +33,7 @@ struct Kernels {
     DecodeFn decode = nullptr;
     EncodeFn encode = nullptr;
     CheckedEncodeFn encode_checked = nullptr;
+    DecodeFn decode_stream = nullptr;  // same bytes as decode, written with streaming stores (large outputs)
 };
 
 // One ISA's kernels of one format (null = use the scalar reference), see csrc/core/isa_tables.cpp.
@@ -41,6 +42,7 @@ struct IsaKernels {
     DecodeFn decode;
     EncodeFn encode;
     CheckedEncodeFn encode_checked = nullptr;
+    DecodeFn decode_stream = nullptr;
 };
 
 struct FormatInfo {

@@ -1,0 +1,32 @@
+// Streaming (non-temporal) f32 output for the copy-like decoders (F32, F16, BF16), used when the
+// output is larger than the last-level cache (dispatch.cpp decides). A plain store reads each line
+// before writing it (read-for-ownership) and the output could not stay cached anyway: for a copy
+// that is a third of the memory traffic. Streaming stores write whole lines without reading them.
+// AVX2-compiled files only.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace dgk::avx2 {
+
+// dst[i] = one(i) for i < n, where eight(i) gives elements i..i+7 as a vector (the same values).
+// Plain stores up to the first 32-byte boundary and after the last, streaming ones between.
+template <class Eight, class One>
+static inline void stream_f32(float* dst, int64_t n, Eight eight, One one) {
+    int64_t i = 0;
+    for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 31); ++i) dst[i] = one(i);
+    for (; i + 32 <= n; i += 32) {  // four vectors per 128-byte pair of lines
+        const __m256 a = eight(i), b = eight(i + 8), c = eight(i + 16), d = eight(i + 24);
+        _mm256_stream_ps(dst + i, a);
+        _mm256_stream_ps(dst + i + 8, b);
+        _mm256_stream_ps(dst + i + 16, c);
+        _mm256_stream_ps(dst + i + 24, d);
+    }
+    for (; i + 8 <= n; i += 8) _mm256_stream_ps(dst + i, eight(i));
+    for (; i < n; ++i) dst[i] = one(i);
+    // streaming stores are weakly ordered: visible to every core before the call returns
+    _mm_sfence();
+}
+
+}  // namespace dgk::avx2
