@@ -35,5 +35,5 @@ void encode_bf16(const float* x, void* dst, int64_t n, const float*) { convert_f
 
 namespace dgk {
 extern const IsaKernels avx2_kernels_bf16 = {FormatId::BF16, avx2::decode_bf16, avx2::encode_bf16, nullptr,
-                                                avx2::decode_bf16_stream};
+                                             avx2::decode_bf16_stream};
 }

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "avx2_stream.h"
+
 namespace dgk::avx2 {
 
 // Lane j = sign bit set iff bit j of `bits` (bits < 256): shift bit j into the sign position.
@@ -24,8 +26,9 @@ static inline __m256 iq_s8x8_ps(uint64_t p) {
 // The scalar decoders' `db * mag * (+-1)`. GCC compiles the scalar `* (s ? -1.f : 1.f)` as a
 // negation (the same in ggml built with GCC: libgguf's NaN lanes carry the flipped sign), so the
 // sign is applied by flipping the sign bit: identical to *-1 for every non-NaN value.
+template <class Store>
 static inline void iq_store_signed8(float* dst, __m256 db, uint64_t mags, unsigned signs) {
-    _mm256_storeu_ps(dst, _mm256_xor_ps(_mm256_mul_ps(db, iq_u8x8_ps(mags)), iq_sign_mask(signs)));
+    Store::put(dst, _mm256_xor_ps(_mm256_mul_ps(db, iq_u8x8_ps(mags)), iq_sign_mask(signs)));
 }
 
 }  // namespace dgk::avx2

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "avx2_math.h"
+#include "avx2_stream.h"
 
 namespace dgk::avx2::kq {
 
@@ -70,12 +71,13 @@ static inline __m256i load_u8x8(const uint8_t* p) {
 }
 
 // y[0..31] = d*q - m for 32 unsigned byte quants q (the scalar decoders' product, then difference).
+template <class Store = PlainStore>
 static inline void store_affine32(__m256i q, __m256 d, __m256 m, float* y) {
     const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
     const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
     for (int g = 0; g < 4; ++g) {
         const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part[g]));
-        _mm256_storeu_ps(y + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d, v), m));
+        Store::put(y + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d, v), m));
     }
 }
 

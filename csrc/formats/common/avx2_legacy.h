@@ -13,6 +13,7 @@
 #include "dgk/registry.h"
 #include "dgk/scan.h"
 #include "legacy_pack.h"
+#include "avx2_stream.h"
 
 namespace dgk::avx2 {
 
@@ -46,22 +47,24 @@ static inline __m256 s8_group_to_f32(__m256i bytes32, int k) {
 }
 
 // Decode stores: q*d (symmetric formats) and q*d + m (offset formats), mul then add as the scalar.
+template <class Store = PlainStore>
 static inline void store_scaled32(__m256i q, float d, float* dst) {
     const __m256 vd = _mm256_set1_ps(d);
-    for (int k = 0; k < 4; ++k) _mm256_storeu_ps(dst + 8 * k, _mm256_mul_ps(s8_group_to_f32(q, k), vd));
+    for (int k = 0; k < 4; ++k) Store::put(dst + 8 * k, _mm256_mul_ps(s8_group_to_f32(q, k), vd));
 }
 
 // When q*d and m are both NaN, the hardware returns the first operand's NaN and the compiler may
 // order the operands either way; the product's NaN is chosen explicitly (ggml's build does that).
+template <class Store = PlainStore>
 static inline void store_scaled_offset32(__m256i q, float d, float m, float* dst) {
     const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
     if (m == m) {  // only one operand can be NaN: any operand order gives the same bits
-        for (int k = 0; k < 4; ++k) _mm256_storeu_ps(dst + 8 * k, _mm256_add_ps(_mm256_mul_ps(s8_group_to_f32(q, k), vd), vm));
+        for (int k = 0; k < 4; ++k) Store::put(dst + 8 * k, _mm256_add_ps(_mm256_mul_ps(s8_group_to_f32(q, k), vd), vm));
         return;
     }
     for (int k = 0; k < 4; ++k) {
         const __m256 p = _mm256_mul_ps(s8_group_to_f32(q, k), vd);
-        _mm256_storeu_ps(dst + 8 * k, _mm256_blendv_ps(_mm256_add_ps(p, vm), p, _mm256_cmp_ps(p, p, _CMP_UNORD_Q)));
+        Store::put(dst + 8 * k, _mm256_blendv_ps(_mm256_add_ps(p, vm), p, _mm256_cmp_ps(p, p, _CMP_UNORD_Q)));
     }
 }
 

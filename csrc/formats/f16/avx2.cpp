@@ -32,5 +32,5 @@ void encode_f16(const float* x, void* dst, int64_t n, const float*) { convert_f3
 
 namespace dgk {
 extern const IsaKernels avx2_kernels_f16 = {FormatId::F16, avx2::decode_f16, avx2::encode_f16, nullptr,
-                                               avx2::decode_f16_stream};
+                                            avx2::decode_f16_stream};
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "../common/avx2_iq_decode.h"
+#include "../common/avx2_stream.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -11,7 +12,8 @@
 
 namespace dgk::avx2 {
 
-void decode_iq1_m(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_iq1_m_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_iq1_m*>(src);
     for (int64_t b = 0; b < nblocks; ++b) {
         const block_iq1_m& blk = blocks[b];
@@ -30,14 +32,16 @@ void decode_iq1_m(const void* src, float* dst, int64_t nblocks) {
                 const unsigned idx = blk.qs[4 * g + l] | ((nib & 7u) << 8);  // < 2048
                 // +-0.125f built from the bit (a data-dependent branch would mispredict half the time).
                 const __m256 shift = _mm256_castsi256_ps(_mm256_set1_epi32((int)(0x3e000000u | ((nib & 8u) << 28))));
-                _mm256_storeu_ps(dst + 8 * l, _mm256_mul_ps(dl[l / 2], _mm256_add_ps(iq_s8x8_ps(iq1s_grid[idx]), shift)));
+                Store::put(dst + 8 * l, _mm256_mul_ps(dl[l / 2], _mm256_add_ps(iq_s8x8_ps(iq1s_grid[idx]), shift)));
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_iq1_m)
 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_iq1_m = {FormatId::IQ1_M, avx2::decode_iq1_m, nullptr};
+extern const IsaKernels avx2_kernels_iq1_m = {FormatId::IQ1_M, avx2::decode_iq1_m, nullptr, nullptr,
+                                              avx2::decode_iq1_m_stream};
 }

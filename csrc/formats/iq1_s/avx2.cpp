@@ -3,6 +3,7 @@
 // computed once and each weight picks its own with a lane permute: the int32 of v, taken mod 8, is
 // 0, 1 or 7, the lanes where those products sit.
 #include "../common/avx2_iq_decode.h"
+#include "../common/avx2_stream.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -11,7 +12,8 @@
 
 namespace dgk::avx2 {
 
-void decode_iq1_s(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_iq1_s_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_iq1_s*>(src);
     for (int64_t b = 0; b < nblocks; ++b) {
         const block_iq1_s& blk = blocks[b];
@@ -25,14 +27,16 @@ void decode_iq1_s(const void* src, float* dst, int64_t nblocks) {
             for (int l = 0; l < 4; ++l) {
                 const unsigned idx = blk.qs[4 * g + l] | (((h >> (3 * l)) & 7u) << 8);  // < 2048
                 const __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&iq1s_grid[idx])));
-                _mm256_storeu_ps(dst + 8 * l, _mm256_permutevar8x32_ps(products, v));
+                Store::put(dst + 8 * l, _mm256_permutevar8x32_ps(products, v));
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_iq1_s)
 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_iq1_s = {FormatId::IQ1_S, avx2::decode_iq1_s, nullptr};
+extern const IsaKernels avx2_kernels_iq1_s = {FormatId::IQ1_S, avx2::decode_iq1_s, nullptr, nullptr,
+                                              avx2::decode_iq1_s_stream};
 }

@@ -8,7 +8,8 @@
 
 namespace dgk::avx2 {
 
-void decode_iq2_s(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_iq2_s_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_iq2_s*>(src);
     for (int64_t b = 0; b < nblocks; ++b) {
         const block_iq2_s& blk = blocks[b];
@@ -20,14 +21,16 @@ void decode_iq2_s(const void* src, float* dst, int64_t nblocks) {
             const unsigned high = blk.qh[g];
             for (int l = 0; l < 4; ++l) {
                 const unsigned idx = blk.qs[4 * g + l] | (((high >> (2 * l)) & 3u) << 8);  // < 1024
-                iq_store_signed8(dst + 8 * l, db[l / 2], iq2s_grid[idx], sign_bytes[4 * g + l]);
+                iq_store_signed8<Store>(dst + 8 * l, db[l / 2], iq2s_grid[idx], sign_bytes[4 * g + l]);
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_iq2_s)
 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_iq2_s = {FormatId::IQ2_S, avx2::decode_iq2_s, nullptr};
+extern const IsaKernels avx2_kernels_iq2_s = {FormatId::IQ2_S, avx2::decode_iq2_s, nullptr, nullptr,
+                                              avx2::decode_iq2_s_stream};
 }

@@ -8,7 +8,8 @@
 
 namespace dgk::avx2 {
 
-void decode_iq2_xs(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_iq2_xs_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_iq2_xs*>(src);
     for (int64_t b = 0; b < nblocks; ++b) {
         const block_iq2_xs& blk = blocks[b];
@@ -18,14 +19,16 @@ void decode_iq2_xs(const void* src, float* dst, int64_t nblocks) {
                                   _mm256_set1_ps(d * (0.5f + (float)(blk.scales[g] >> 4)) * 0.25f)};
             for (int l = 0; l < 4; ++l) {
                 const unsigned code = blk.qs[4 * g + l];
-                iq_store_signed8(dst + 8 * l, db[l / 2], iq2xs_grid[code & 511u], ksigns_iq2xs[code >> 9]);
+                iq_store_signed8<Store>(dst + 8 * l, db[l / 2], iq2xs_grid[code & 511u], ksigns_iq2xs[code >> 9]);
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_iq2_xs)
 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_iq2_xs = {FormatId::IQ2_XS, avx2::decode_iq2_xs, nullptr};
+extern const IsaKernels avx2_kernels_iq2_xs = {FormatId::IQ2_XS, avx2::decode_iq2_xs, nullptr, nullptr,
+                                               avx2::decode_iq2_xs_stream};
 }

@@ -10,7 +10,8 @@
 
 namespace dgk::avx2 {
 
-void decode_iq2_xxs(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_iq2_xxs_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_iq2_xxs*>(src);
     for (int64_t b = 0; b < nblocks; ++b) {
         const float d = fp16_to_f32(blocks[b].d);
@@ -19,14 +20,16 @@ void decode_iq2_xxs(const void* src, float* dst, int64_t nblocks) {
             std::memcpy(words, blocks[b].qs + 4 * g, sizeof(words));
             const __m256 db = _mm256_set1_ps(d * (0.5f + (float)(words[1] >> 28)) * 0.25f);
             for (int l = 0; l < 4; ++l)
-                iq_store_signed8(dst + 8 * l, db, iq2xxs_grid[(words[0] >> (8 * l)) & 0xffu],
+                iq_store_signed8<Store>(dst + 8 * l, db, iq2xxs_grid[(words[0] >> (8 * l)) & 0xffu],
                                  ksigns_iq2xs[(words[1] >> (7 * l)) & 127u]);
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_iq2_xxs)
 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_iq2_xxs = {FormatId::IQ2_XXS, avx2::decode_iq2_xxs, nullptr};
+extern const IsaKernels avx2_kernels_iq2_xxs = {FormatId::IQ2_XXS, avx2::decode_iq2_xxs, nullptr, nullptr,
+                                                avx2::decode_iq2_xxs_stream};
 }

@@ -15,7 +15,8 @@
 
 namespace dgk::avx2 {
 
-void decode_iq3_s(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_iq3_s_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_iq3_s*>(src);
     for (int64_t b = 0; b < nblocks; ++b) {
         const block_iq3_s& blk = blocks[b];
@@ -28,11 +29,12 @@ void decode_iq3_s(const void* src, float* dst, int64_t nblocks) {
             for (int l = 0; l < 4; ++l) {
                 const uint32_t p0 = iq3s_grid[idx[2 * l] | (((high >> (2 * l)) & 1u) << 8)];
                 const uint32_t p1 = iq3s_grid[idx[2 * l + 1] | (((high >> (2 * l + 1)) & 1u) << 8)];
-                iq_store_signed8(dst + 8 * l, db, (uint64_t)p0 | ((uint64_t)p1 << 32), blk.signs[4 * g + l]);
+                iq_store_signed8<Store>(dst + 8 * l, db, (uint64_t)p0 | ((uint64_t)p1 << 32), blk.signs[4 * g + l]);
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_iq3_s)
 
 void encode_iq3_s(const float* x, void* dst, int64_t n, const float* imatrix) {
     const Iq3LaneIndex& ix = iq3_lane_index(512);
@@ -48,5 +50,6 @@ void encode_iq3_s(const float* x, void* dst, int64_t n, const float* imatrix) {
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_iq3_s = {FormatId::IQ3_S, avx2::decode_iq3_s, avx2::encode_iq3_s};
+extern const IsaKernels avx2_kernels_iq3_s = {FormatId::IQ3_S, avx2::decode_iq3_s, avx2::encode_iq3_s, nullptr,
+                                              avx2::decode_iq3_s_stream};
 }

@@ -15,7 +15,8 @@
 
 namespace dgk::avx2 {
 
-void decode_iq3_xxs(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_iq3_xxs_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_iq3_xxs*>(src);
     for (int64_t b = 0; b < nblocks; ++b) {
         const block_iq3_xxs& blk = blocks[b];
@@ -27,11 +28,12 @@ void decode_iq3_xxs(const void* src, float* dst, int64_t nblocks) {
             const uint8_t* idx = blk.qs + 8 * g;
             for (int l = 0; l < 4; ++l) {
                 const uint64_t pair = (uint64_t)iq3xxs_grid[idx[2 * l]] | ((uint64_t)iq3xxs_grid[idx[2 * l + 1]] << 32);
-                iq_store_signed8(dst + 8 * l, db, pair, ksigns_iq2xs[(aux >> (7 * l)) & 127u]);
+                iq_store_signed8<Store>(dst + 8 * l, db, pair, ksigns_iq2xs[(aux >> (7 * l)) & 127u]);
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_iq3_xxs)
 
 void encode_iq3_xxs(const float* x, void* dst, int64_t n, const float* imatrix) {
     const Iq3LaneIndex& ix = iq3_lane_index(256);
@@ -47,5 +49,6 @@ void encode_iq3_xxs(const float* x, void* dst, int64_t n, const float* imatrix) 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_iq3_xxs = {FormatId::IQ3_XXS, avx2::decode_iq3_xxs, avx2::encode_iq3_xxs};
+extern const IsaKernels avx2_kernels_iq3_xxs = {FormatId::IQ3_XXS, avx2::decode_iq3_xxs, avx2::encode_iq3_xxs,
+                                                nullptr, avx2::decode_iq3_xxs_stream};
 }

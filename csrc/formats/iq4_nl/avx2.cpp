@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "../common/avx2_iq4.h"
+#include "../common/avx2_stream.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -10,12 +11,14 @@
 
 namespace dgk::avx2 {
 
-void decode_iq4_nl(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_iq4_nl_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blk = static_cast<const block_iq4_nl*>(src);
     const __m128i levels = iq4_levels_i8();
     for (int64_t i = 0; i < nblocks; ++i, dst += QK)
-        iq4_decode_group(blk[i].qs, _mm256_set1_ps(fp16_to_f32(blk[i].d)), levels, dst);
+        iq4_decode_group<Store>(blk[i].qs, _mm256_set1_ps(fp16_to_f32(blk[i].d)), levels, dst);
 }
+DGK_AVX2_DECODE_PAIR(decode_iq4_nl)
 
 void encode_iq4_nl(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blk = static_cast<block_iq4_nl*>(dst);
@@ -33,5 +36,6 @@ void encode_iq4_nl(const float* x, void* dst, int64_t n, const float* imatrix) {
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_iq4_nl = {FormatId::IQ4_NL, avx2::decode_iq4_nl, avx2::encode_iq4_nl};
+extern const IsaKernels avx2_kernels_iq4_nl = {FormatId::IQ4_NL, avx2::decode_iq4_nl, avx2::encode_iq4_nl, nullptr,
+                                               avx2::decode_iq4_nl_stream};
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "../common/avx2_iq4.h"
+#include "../common/avx2_stream.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -16,7 +17,8 @@ namespace {
 constexpr int kGroups = QK_K / 32;
 }
 
-void decode_iq4_xs(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_iq4_xs_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blk = static_cast<const block_iq4_xs*>(src);
     const __m128i levels = iq4_levels_i8();
     for (int64_t i = 0; i < nblocks; ++i) {
@@ -24,10 +26,11 @@ void decode_iq4_xs(const void* src, float* dst, int64_t nblocks) {
         for (int g = 0; g < kGroups; ++g, dst += 32) {
             const int ls = ((blk[i].scales_l[g / 2] >> 4 * (g % 2)) & 0x0f) | (((blk[i].scales_h >> 2 * g) & 3) << 4);
             // (d * l) first, then times the level: the scalar decoder's two roundings.
-            iq4_decode_group(blk[i].qs + 16 * g, _mm256_set1_ps(d * (ls - 32)), levels, dst);
+            iq4_decode_group<Store>(blk[i].qs + 16 * g, _mm256_set1_ps(d * (ls - 32)), levels, dst);
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_iq4_xs)
 
 void encode_iq4_xs(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blk = static_cast<block_iq4_xs*>(dst);
@@ -68,5 +71,6 @@ void encode_iq4_xs(const float* x, void* dst, int64_t n, const float* imatrix) {
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_iq4_xs = {FormatId::IQ4_XS, avx2::decode_iq4_xs, avx2::encode_iq4_xs};
+extern const IsaKernels avx2_kernels_iq4_xs = {FormatId::IQ4_XS, avx2::decode_iq4_xs, avx2::encode_iq4_xs, nullptr,
+                                               avx2::decode_iq4_xs_stream};
 }

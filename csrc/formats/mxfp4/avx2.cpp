@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include "../common/avx2_stream.h"
 
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -32,7 +33,8 @@ inline void store_nibbles8(__m256i lo, __m256i hi, uint8_t* dst) {
 
 }  // namespace
 
-void decode_mxfp4(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_mxfp4_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blk = static_cast<const block_mxfp4*>(src);
     const __m128i levels = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_mxfp4));
     const __m128i nib = _mm_set1_epi8(0x0f);
@@ -43,9 +45,10 @@ void decode_mxfp4(const void* src, float* dst, int64_t nblocks) {
         const __m128i hi = _mm_shuffle_epi8(levels, _mm_and_si128(_mm_srli_epi16(q, 4), nib));
         const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
         for (int p = 0; p < 4; ++p)
-            _mm256_storeu_ps(dst + 8 * p, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[p])), d));
+            Store::put(dst + 8 * p, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[p])), d));
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_mxfp4)
 
 void encode_mxfp4(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_mxfp4*>(dst);
@@ -99,5 +102,6 @@ void encode_mxfp4(const float* x, void* dst, int64_t n, const float* /*imatrix: 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_mxfp4 = {FormatId::MXFP4, avx2::decode_mxfp4, avx2::encode_mxfp4};
+extern const IsaKernels avx2_kernels_mxfp4 = {FormatId::MXFP4, avx2::decode_mxfp4, avx2::encode_mxfp4, nullptr,
+                                              avx2::decode_mxfp4_stream};
 }

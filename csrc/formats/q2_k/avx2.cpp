@@ -8,6 +8,7 @@
 #include "../common/kquant_scale_min.h"
 #include "../common/avx2_search.h"
 #include "../common/scale_search.h"
+#include "../common/avx2_stream.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -15,7 +16,8 @@
 
 namespace dgk::avx2 {
 
-void decode_q2_k(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q2_k_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q2_k*>(src);
     const __m256 q0123 = _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
     for (int64_t ib = 0; ib < nblocks; ++ib) {
@@ -36,18 +38,21 @@ void decode_q2_k(const void* src, float* dst, int64_t nblocks) {
             }
         }
         // qs byte 32h + l holds elements 128h + 32k + l at bits 2k; permutevar reads bits 0-1 only.
+        // Stores in address order: streaming stores fill each line before the next one opens.
         for (int h = 0; h < 2; ++h) {
-            for (int g = 0; g < 4; ++g) {
-                const __m256i q = kq::load_u8x8(b.qs + 32 * h + 8 * g);
-                for (int k = 0; k < 4; ++k) {
-                    const __m256i idx = _mm256_srli_epi32(q, 2 * k);
+            __m256i q[4];
+            for (int g = 0; g < 4; ++g) q[g] = kq::load_u8x8(b.qs + 32 * h + 8 * g);
+            for (int k = 0; k < 4; ++k) {
+                for (int g = 0; g < 4; ++g) {
+                    const __m256i idx = _mm256_srli_epi32(q[g], 2 * k);
                     const __m256 t = table[8 * h + 2 * k + (g >> 1)];
-                    _mm256_storeu_ps(y + 128 * h + 32 * k + 8 * g, _mm256_permutevar_ps(t, idx));
+                    Store::put(y + 128 * h + 32 * k + 8 * g, _mm256_permutevar_ps(t, idx));
                 }
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_q2_k)
 
 namespace {
 
@@ -137,5 +142,6 @@ void encode_q2_k(const float* x, void* dst, int64_t n, const float* imatrix) {
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q2_k = {FormatId::Q2_K, avx2::decode_q2_k, avx2::encode_q2_k};
+extern const IsaKernels avx2_kernels_q2_k = {FormatId::Q2_K, avx2::decode_q2_k, avx2::encode_q2_k, nullptr,
+                                             avx2::decode_q2_k_stream};
 }  // namespace dgk

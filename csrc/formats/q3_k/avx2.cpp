@@ -13,6 +13,7 @@
 #include "../common/avx2_search.h"
 #include "../common/avx2_search_q3.h"
 #include "../common/scale_search.h"
+#include "../common/avx2_stream.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -20,7 +21,8 @@
 
 namespace dgk::avx2 {
 
-void decode_q3_k(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q3_k_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q3_k*>(src);
     const __m256 levels = _mm256_setr_ps(-4, -3, -2, -1, 0, 1, 2, 3);
     const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
@@ -48,13 +50,14 @@ void decode_q3_k(const void* src, float* dst, int64_t nblocks) {
                 const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
                 for (int g = 0; g < 4; ++g) {
                     const __m256 t = table[8 * h + 2 * k + (g >> 1)];
-                    _mm256_storeu_ps(y + 128 * h + 32 * k + 8 * g,
+                    Store::put(y + 128 * h + 32 * k + 8 * g,
                                      _mm256_permutevar8x32_ps(t, _mm256_cvtepu8_epi32(part[g])));
                 }
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_q3_k)
 
 namespace {
 
@@ -172,5 +175,6 @@ void encode_q3_k(const float* x, void* dst, int64_t n, const float* imatrix) {
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q3_k = {FormatId::Q3_K, avx2::decode_q3_k, avx2::encode_q3_k};
+extern const IsaKernels avx2_kernels_q3_k = {FormatId::Q3_K, avx2::decode_q3_k, avx2::encode_q3_k, nullptr,
+                                             avx2::decode_q3_k_stream};
 }  // namespace dgk

@@ -3,18 +3,21 @@
 #include "../common/avx2_legacy.h"
 #include "../common/avx2_legacy_plain.h"
 #include "../common/avx2_scale_search.h"
+#include "../common/avx2_stream.h"
 #include "dgk/fp.h"
 #include "dgk/registry.h"
 
 namespace dgk::avx2 {
 
-void decode_q4_0(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q4_0_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q4_0*>(src);
     for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
         const __m256i q = _mm256_sub_epi8(unpack_nibbles32(blocks[b].qs), _mm256_set1_epi8(8));
-        store_scaled32(q, fp16_scale(blocks[b].d), dst);
+        store_scaled32<Store>(q, fp16_scale(blocks[b].d), dst);
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_q4_0)
 
 int64_t encode_q4_0(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* out = static_cast<block_q4_0*>(dst);
@@ -49,6 +52,7 @@ int64_t encode_q4_0(const float* x, void* dst, int64_t n, const float* imatrix) 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q4_0 = {FormatId::Q4_0, avx2::decode_q4_0, avx2::encode_unchecked<avx2::encode_q4_0>,
-                                                 avx2::encode_q4_0};
+extern const IsaKernels avx2_kernels_q4_0 = {FormatId::Q4_0, avx2::decode_q4_0,
+                                             avx2::encode_unchecked<avx2::encode_q4_0>, avx2::encode_q4_0,
+                                             avx2::decode_q4_0_stream};
 }

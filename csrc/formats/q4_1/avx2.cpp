@@ -3,16 +3,19 @@
 #include "../common/avx2_legacy.h"
 #include "../common/avx2_legacy_plain.h"
 #include "../common/avx2_scale_search.h"
+#include "../common/avx2_stream.h"
 #include "dgk/fp.h"
 #include "dgk/registry.h"
 
 namespace dgk::avx2 {
 
-void decode_q4_1(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q4_1_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q4_1*>(src);
     for (int64_t b = 0; b < nblocks; ++b, dst += QK)
-        store_scaled_offset32(unpack_nibbles32(blocks[b].qs), fp16_scale(blocks[b].d), fp16_scale(blocks[b].m), dst);
+        store_scaled_offset32<Store>(unpack_nibbles32(blocks[b].qs), fp16_scale(blocks[b].d), fp16_scale(blocks[b].m), dst);
 }
+DGK_AVX2_DECODE_PAIR(decode_q4_1)
 
 int64_t encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* out = static_cast<block_q4_1*>(dst);
@@ -55,6 +58,7 @@ int64_t encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q4_1 = {FormatId::Q4_1, avx2::decode_q4_1, avx2::encode_unchecked<avx2::encode_q4_1>,
-                                                 avx2::encode_q4_1};
+extern const IsaKernels avx2_kernels_q4_1 = {FormatId::Q4_1, avx2::decode_q4_1,
+                                             avx2::encode_unchecked<avx2::encode_q4_1>, avx2::encode_q4_1,
+                                             avx2::decode_q4_1_stream};
 }

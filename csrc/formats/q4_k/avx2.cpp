@@ -7,6 +7,7 @@
 #include "../common/avx2_search.h"
 #include "../common/kquant_scale_min.h"
 #include "../common/scale_search.h"
+#include "../common/avx2_stream.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -14,7 +15,8 @@
 
 namespace dgk::avx2 {
 
-void decode_q4_k(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q4_k_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q4_k*>(src);
     const __m256i nibble = _mm256_set1_epi32(0xF);
     for (int64_t ib = 0; ib < nblocks; ++ib) {
@@ -31,12 +33,13 @@ void decode_q4_k(const void* src, float* dst, int64_t nblocks) {
                 const __m256i q = kq::load_u8x8(b.qs + 32 * c + 8 * g);
                 const __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(q, nibble));
                 const __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(q, 4));
-                _mm256_storeu_ps(y + 64 * c + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d1, lo), m1));
-                _mm256_storeu_ps(y + 64 * c + 32 + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d2, hi), m2));
+                Store::put(y + 64 * c + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d1, lo), m1));
+                Store::put(y + 64 * c + 32 + 8 * g, _mm256_sub_ps(_mm256_mul_ps(d2, hi), m2));
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_q4_k)
 
 namespace {
 
@@ -131,5 +134,6 @@ void encode_q4_k(const float* x, void* dst, int64_t n, const float* imatrix) {
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q4_k = {FormatId::Q4_K, avx2::decode_q4_k, avx2::encode_q4_k};
+extern const IsaKernels avx2_kernels_q4_k = {FormatId::Q4_K, avx2::decode_q4_k, avx2::encode_q4_k, nullptr,
+                                             avx2::decode_q4_k_stream};
 }  // namespace dgk

@@ -4,18 +4,21 @@
 #include "../common/avx2_legacy.h"
 #include "../common/avx2_legacy_plain.h"
 #include "../common/avx2_scale_search.h"
+#include "../common/avx2_stream.h"
 #include "dgk/fp.h"
 #include "dgk/registry.h"
 
 namespace dgk::avx2 {
 
-void decode_q5_0(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q5_0_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q5_0*>(src);
     for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
         const __m256i q5 = _mm256_or_si256(unpack_nibbles32(blocks[b].qs), unpack_fifth_bits32(blocks[b].qh));
-        store_scaled32(_mm256_sub_epi8(q5, _mm256_set1_epi8(16)), fp16_scale(blocks[b].d), dst);
+        store_scaled32<Store>(_mm256_sub_epi8(q5, _mm256_set1_epi8(16)), fp16_scale(blocks[b].d), dst);
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_q5_0)
 
 int64_t encode_q5_0(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* out = static_cast<block_q5_0*>(dst);
@@ -52,6 +55,7 @@ int64_t encode_q5_0(const float* x, void* dst, int64_t n, const float* imatrix) 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q5_0 = {FormatId::Q5_0, avx2::decode_q5_0, avx2::encode_unchecked<avx2::encode_q5_0>,
-                                                 avx2::encode_q5_0};
+extern const IsaKernels avx2_kernels_q5_0 = {FormatId::Q5_0, avx2::decode_q5_0,
+                                             avx2::encode_unchecked<avx2::encode_q5_0>, avx2::encode_q5_0,
+                                             avx2::decode_q5_0_stream};
 }

@@ -4,18 +4,21 @@
 #include "../common/avx2_legacy.h"
 #include "../common/avx2_legacy_plain.h"
 #include "../common/avx2_scale_search.h"
+#include "../common/avx2_stream.h"
 #include "dgk/fp.h"
 #include "dgk/registry.h"
 
 namespace dgk::avx2 {
 
-void decode_q5_1(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q5_1_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q5_1*>(src);
     for (int64_t b = 0; b < nblocks; ++b, dst += QK) {
         const __m256i q5 = _mm256_or_si256(unpack_nibbles32(blocks[b].qs), unpack_fifth_bits32(blocks[b].qh));
-        store_scaled_offset32(q5, fp16_scale(blocks[b].d), fp16_scale(blocks[b].m), dst);
+        store_scaled_offset32<Store>(q5, fp16_scale(blocks[b].d), fp16_scale(blocks[b].m), dst);
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_q5_1)
 
 int64_t encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* out = static_cast<block_q5_1*>(dst);
@@ -61,6 +64,7 @@ int64_t encode_q5_1(const float* x, void* dst, int64_t n, const float* imatrix) 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q5_1 = {FormatId::Q5_1, avx2::decode_q5_1, avx2::encode_unchecked<avx2::encode_q5_1>,
-                                                 avx2::encode_q5_1};
+extern const IsaKernels avx2_kernels_q5_1 = {FormatId::Q5_1, avx2::decode_q5_1,
+                                             avx2::encode_unchecked<avx2::encode_q5_1>, avx2::encode_q5_1,
+                                             avx2::decode_q5_1_stream};
 }

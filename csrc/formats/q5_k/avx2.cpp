@@ -7,6 +7,7 @@
 #include "../common/avx2_search.h"
 #include "../common/kquant_scale_min.h"
 #include "../common/scale_search.h"
+#include "../common/avx2_stream.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -85,7 +86,8 @@ void encode_block_imatrix(const float* xb, const float* qwb, float sum_x2, block
 
 }  // namespace
 
-void decode_q5_k(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q5_k_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q5_k*>(src);
     const __m256i nibble = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
     for (int64_t ib = 0; ib < nblocks; ++ib) {
@@ -104,12 +106,13 @@ void decode_q5_k(const void* src, float* dst, int64_t nblocks) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * c));
             const __m256i h_lo = _mm256_and_si256(bit_to_4(qh, 2 * c), bit4);
             const __m256i h_hi = _mm256_and_si256(bit_to_4(qh, 2 * c + 1), bit4);
-            kq::store_affine32(_mm256_or_si256(_mm256_and_si256(q, nibble), h_lo), d1, m1, y + 64 * c);
-            kq::store_affine32(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), nibble), h_hi), d2, m2,
+            kq::store_affine32<Store>(_mm256_or_si256(_mm256_and_si256(q, nibble), h_lo), d1, m1, y + 64 * c);
+            kq::store_affine32<Store>(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), nibble), h_hi), d2, m2,
                                y + 64 * c + 32);
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_q5_k)
 
 void encode_q5_k(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* blocks = static_cast<block_q5_k*>(dst);
@@ -129,5 +132,6 @@ void encode_q5_k(const float* x, void* dst, int64_t n, const float* imatrix) {
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q5_k = {FormatId::Q5_K, avx2::decode_q5_k, avx2::encode_q5_k};
+extern const IsaKernels avx2_kernels_q5_k = {FormatId::Q5_K, avx2::decode_q5_k, avx2::encode_q5_k, nullptr,
+                                             avx2::decode_q5_k_stream};
 }  // namespace dgk

@@ -5,6 +5,7 @@
 
 #include "../common/avx2_kquant.h"
 #include "../common/avx2_search.h"
+#include "../common/avx2_stream.h"
 #include "encode_block.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -13,7 +14,8 @@
 
 namespace dgk::avx2 {
 
-void decode_q6_k(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q6_k_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q6_k*>(src);
     const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30), bias = _mm256_set1_epi8(32);
     for (int64_t ib = 0; ib < nblocks; ++ib) {
@@ -47,12 +49,13 @@ void decode_q6_k(const void* src, float* dst, int64_t nblocks) {
                     const int s = 8 * h + 2 * k + (g >> 1);
                     const __m256 f = _mm256_permutevar8x32_ps(ds[s >> 3], _mm256_set1_epi32(s & 7));
                     const __m256 qf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part[g]));
-                    _mm256_storeu_ps(y + 128 * h + 32 * k + 8 * g, _mm256_mul_ps(f, qf));
+                    Store::put(y + 128 * h + 32 * k + 8 * g, _mm256_mul_ps(f, qf));
                 }
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_q6_k)
 
 namespace {
 
@@ -120,5 +123,6 @@ void encode_q6_k(const float* x, void* dst, int64_t n, const float* imatrix) {
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q6_k = {FormatId::Q6_K, avx2::decode_q6_k, avx2::encode_q6_k};
+extern const IsaKernels avx2_kernels_q6_k = {FormatId::Q6_K, avx2::decode_q6_k, avx2::encode_q6_k, nullptr,
+                                             avx2::decode_q6_k_stream};
 }  // namespace dgk

@@ -1,16 +1,19 @@
 // Q8_0 with AVX2: the bytes of ref.cpp for every input. Decoding takes one block at a time;
 // encoding eight (one per lane, see avx2_legacy.h). The imatrix is ignored, as by ggml.
 #include "../common/avx2_legacy.h"
+#include "../common/avx2_stream.h"
 #include "dgk/fp.h"
 #include "dgk/registry.h"
 
 namespace dgk::avx2 {
 
-void decode_q8_0(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q8_0_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blocks = static_cast<const block_q8_0*>(src);
     for (int64_t b = 0; b < nblocks; ++b, dst += QK)
-        store_scaled32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs)), fp16_scale(blocks[b].d), dst);
+        store_scaled32<Store>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs)), fp16_scale(blocks[b].d), dst);
 }
+DGK_AVX2_DECODE_PAIR(decode_q8_0)
 
 // d = amax / 127, q = roundf(x * (1/d)) (half away from zero), as ref.cpp.
 int64_t encode_q8_0(const float* x, void* dst, int64_t n, const float*) {
@@ -38,6 +41,7 @@ int64_t encode_q8_0(const float* x, void* dst, int64_t n, const float*) {
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q8_0 = {FormatId::Q8_0, avx2::decode_q8_0, avx2::encode_unchecked<avx2::encode_q8_0>,
-                                                 avx2::encode_q8_0};
+extern const IsaKernels avx2_kernels_q8_0 = {FormatId::Q8_0, avx2::decode_q8_0,
+                                             avx2::encode_unchecked<avx2::encode_q8_0>, avx2::encode_q8_0,
+                                             avx2::decode_q8_0_stream};
 }

@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include "../common/avx2_stream.h"
 
 #include "dgk/blocks.h"
 #include "dgk/kernels.h"
@@ -9,16 +10,18 @@
 
 namespace dgk::avx2 {
 
-void decode_q8_k(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_q8_k_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blk = static_cast<const block_q8_k*>(src);
     for (int64_t i = 0; i < nblocks; ++i) {
         const __m256 d = _mm256_set1_ps(blk[i].d);
         for (int j = 0; j < QK_K; j += 8, dst += 8) {
             const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk[i].qs + j));
-            _mm256_storeu_ps(dst, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+            Store::put(dst, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_q8_k)
 
 void encode_q8_k(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_q8_k*>(dst);
@@ -77,5 +80,6 @@ void encode_q8_k(const float* x, void* dst, int64_t n, const float* /*imatrix: u
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_q8_k = {FormatId::Q8_K, avx2::decode_q8_k, avx2::encode_q8_k};
+extern const IsaKernels avx2_kernels_q8_k = {FormatId::Q8_K, avx2::decode_q8_k, avx2::encode_q8_k, nullptr,
+                                             avx2::decode_q8_k_stream};
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "../common/avx2_ternary.h"
+#include "../common/avx2_stream.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -23,9 +24,10 @@ inline __m256i trits16(__m256i bytes, __m256i pow3) {
 }
 
 // Stores 16 int16 trits times d as floats, in lane order.
+template <class Store>
 inline void store16(__m256i t, __m256 d, float* dst) {
-    _mm256_storeu_ps(dst, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(t))), d));
-    _mm256_storeu_ps(dst + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_extracti128_si256(t, 1))), d));
+    Store::put(dst, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(t))), d));
+    Store::put(dst + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_extracti128_si256(t, 1))), d));
 }
 
 inline __m256i load16_u8(const uint8_t* p) {
@@ -57,7 +59,8 @@ inline void store_bytes8(__m256i q, uint8_t* dst) {
 
 }  // namespace
 
-void decode_tq1_0(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_tq1_0_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blk = static_cast<const block_tq1_0*>(src);
     // qh byte b, trit k goes to element 240 + 4k + b: lane 4k + b of one 16-lane vector.
     const __m256i qh_pow = _mm256_setr_epi16(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27);
@@ -67,16 +70,17 @@ void decode_tq1_0(const void* src, float* dst, int64_t nblocks) {
         const __m256i a = load16_u8(qs), b = load16_u8(qs + 16), c = load16_u8(qs + 32);
         for (int k = 0; k < 5; ++k) {
             const __m256i p = _mm256_set1_epi16(kPow3[k]);
-            store16(trits16(a, p), d, dst + 32 * k);
-            store16(trits16(b, p), d, dst + 32 * k + 16);
-            store16(trits16(c, p), d, dst + 160 + 16 * k);
+            store16<Store>(trits16(a, p), d, dst + 32 * k);
+            store16<Store>(trits16(b, p), d, dst + 32 * k + 16);
+            store16<Store>(trits16(c, p), d, dst + 160 + 16 * k);
         }
         uint32_t qh;
         std::memcpy(&qh, blk[i].qh, 4);
         const __m256i h = _mm256_cvtepu8_epi16(_mm_set1_epi32((int)qh));
-        store16(trits16(h, qh_pow), d, dst + 240);
+        store16<Store>(trits16(h, qh_pow), d, dst + 240);
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_tq1_0)
 
 void encode_tq1_0(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_tq1_0*>(dst);
@@ -102,5 +106,6 @@ void encode_tq1_0(const float* x, void* dst, int64_t n, const float* /*imatrix: 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_tq1_0 = {FormatId::TQ1_0, avx2::decode_tq1_0, avx2::encode_tq1_0};
+extern const IsaKernels avx2_kernels_tq1_0 = {FormatId::TQ1_0, avx2::decode_tq1_0, avx2::encode_tq1_0, nullptr,
+                                              avx2::decode_tq1_0_stream};
 }

@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include "../common/avx2_ternary.h"
+#include "../common/avx2_stream.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
 #include "dgk/kernels.h"
@@ -20,7 +21,8 @@ inline void store_bytes32(const __m256i q[4], uint8_t* dst) {
 
 }  // namespace
 
-void decode_tq2_0(const void* src, float* dst, int64_t nblocks) {
+template <class Store>
+static void decode_tq2_0_with(const void* src, float* dst, int64_t nblocks) {
     const auto* blk = static_cast<const block_tq2_0*>(src);
     const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < nblocks; ++i) {
@@ -34,12 +36,13 @@ void decode_tq2_0(const void* src, float* dst, int64_t nblocks) {
                 const __m128i h[2] = {_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1)};
                 for (int p = 0; p < 4; ++p, dst += 8) {
                     const __m128i part = p % 2 ? _mm_srli_si128(h[p / 2], 8) : h[p / 2];
-                    _mm256_storeu_ps(dst, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part)), d));
+                    Store::put(dst, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part)), d));
                 }
             }
         }
     }
 }
+DGK_AVX2_DECODE_PAIR(decode_tq2_0)
 
 void encode_tq2_0(const float* x, void* dst, int64_t n, const float* /*imatrix: unused by ggml*/) {
     auto* blk = static_cast<block_tq2_0*>(dst);
@@ -63,5 +66,6 @@ void encode_tq2_0(const float* x, void* dst, int64_t n, const float* /*imatrix: 
 }  // namespace dgk::avx2
 
 namespace dgk {
-extern const IsaKernels avx2_kernels_tq2_0 = {FormatId::TQ2_0, avx2::decode_tq2_0, avx2::encode_tq2_0};
+extern const IsaKernels avx2_kernels_tq2_0 = {FormatId::TQ2_0, avx2::decode_tq2_0, avx2::encode_tq2_0, nullptr,
+                                              avx2::decode_tq2_0_stream};
 }
