@@ -1,6 +1,8 @@
 """Thread scaling of encode and decode: 4096x4096 N(0,1) float32 (64 MiB), 1 thread against N
 threads (default: every core this process may use), wall time, best of --reps, interleaved so that
-drifts in machine load hit both alike. The bytes are compared for every thread count.
+drifts in machine load hit both alike. The bytes are compared for every thread count. GB/s columns:
+float32 read by the encoder, float32 written by the decoder (with N threads), to compare with the
+machine's memory bandwidth: a path that one thread already runs at that bandwidth cannot scale.
 
     PYTHONPATH=python python3 benchmarks/thread_scaling.py [--formats Q4_K,Q8_0] [--threads 2]
 """
@@ -40,7 +42,8 @@ def main(argv=None) -> int:
     nt = args.threads
     print(f"dgkernels {dg.__version__} thread scaling: {args.rows}x{args.cols}, isa={dg.isa()}, "
           f"1 vs {nt} threads, wall time best of {args.reps}")
-    print(f"{'format':8} {'enc 1t ms':>10} {f'enc {nt}t ms':>10} {'x':>6} {'dec 1t ms':>10} {f'dec {nt}t ms':>10} {'x':>6}")
+    print(f"{'format':8} {'enc 1t ms':>10} {f'enc {nt}t ms':>10} {'x':>6} {'GB/s':>6} "
+          f"{'dec 1t ms':>10} {f'dec {nt}t ms':>10} {'x':>6} {'GB/s':>6}")
     for name in args.formats.split(","):
         f = dg.format_info(name)
         imat = im if f.requires_imatrix else None
@@ -55,7 +58,9 @@ def main(argv=None) -> int:
                 enc[t].append(_best(lambda: dg.quantize(x, f, imatrix=imat, threads=t), 1))
                 dec[t].append(_best(lambda: dg.dequantize(q[1], f, out=out, threads=t), 1))
         e1, en, d1, dn = min(enc[1]), min(enc[nt]), min(dec[1]), min(dec[nt])
-        print(f"{name:8} {e1 * 1e3:10.1f} {en * 1e3:10.1f} {e1 / en:6.2f} {d1 * 1e3:10.1f} {dn * 1e3:10.1f} {d1 / dn:6.2f}")
+        gb = x.nbytes / 1e9
+        print(f"{name:8} {e1 * 1e3:10.1f} {en * 1e3:10.1f} {e1 / en:6.2f} {gb / en:6.1f} "
+              f"{d1 * 1e3:10.1f} {dn * 1e3:10.1f} {d1 / dn:6.2f} {gb / dn:6.1f}")
     return 0
 
 
