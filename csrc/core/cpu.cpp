@@ -15,7 +15,8 @@
 
 namespace dgk {
 
-bool cpu_has_avx2() {
+namespace {
+bool detect_avx2() {
 #ifdef DGK_X86
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
@@ -30,6 +31,14 @@ bool cpu_has_avx2() {
 #else
     return false;
 #endif
+}
+}  // namespace
+
+// Detected once: under a hypervisor each cpuid traps to the host (microseconds), and every kernel
+// call checks the ISA it is asked for.
+bool cpu_has_avx2() {
+    static const bool has = detect_avx2();
+    return has;
 }
 
 namespace {
