@@ -75,7 +75,8 @@ void decode_blocks(FormatId f, const void* src, void* dst, OutType out, int64_t 
     const int64_t bw = info.block_weights, bb = info.block_bytes;
     const int64_t threshold = g_stream_threshold.load(std::memory_order_relaxed);
     // streaming decoders of block formats store 16-byte halves: their output must be 16-byte aligned
-    const bool stream = out == OutType::F32 && k.decode_stream && (bw == 1 || reinterpret_cast<uintptr_t>(dst) % 16 == 0) &&
+    const bool aligned16 = reinterpret_cast<uintptr_t>(dst) % 16 == 0;
+    const bool stream = out == OutType::F32 && k.decode_stream && (bw == 1 || aligned16) &&
                         nblocks * bw * 4 >= (threshold < 0 ? llc_bytes() : threshold);
     const DecodeFn dec = stream ? k.decode_stream : k.decode;
     const int64_t min_blocks = std::max<int64_t>(1, kMinWeightsPerThread / bw);
