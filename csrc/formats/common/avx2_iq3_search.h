@@ -142,28 +142,21 @@ static inline __m256 iq3_term(const char* tbase, uint8_t off) {
 // resulting keys are blended into `key`. sq[l]: lane t holds scale_t*(2l+1).
 static inline __m256i iq3_search_by_candidate(const Iq3LaneIndex& ix, __m256i key, unsigned lanes, const __m256* sq,
                                               const float* x4, const float* w4) {
-    alignas(32) uint32_t kk[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(kk), key);
-    uint32_t dkey[8];
-    unsigned dlanes[8];
-    int nd = 0;
-    for (unsigned rem = lanes; rem;) {  // lanes sharing a key share its candidate list
-        const uint32_t k0 = kk[__builtin_ctz(rem)];
-        const unsigned same = (unsigned)_mm256_movemask_ps(
-                                  _mm256_castsi256_ps(_mm256_cmpeq_epi32(key, _mm256_set1_epi32((int)k0)))) & rem;
-        rem &= ~same;
-        dkey[nd] = k0;
-        dlanes[nd++] = same;
-    }
     alignas(32) __m256 terms[32];
     const char* tbase = reinterpret_cast<const char*>(terms);
     for (int i = 0; i < 4; ++i) {  // every level's term (cheaper than selecting the ~12 read)
         const __m256 xi = _mm256_set1_ps(x4[i]), wi = _mm256_set1_ps(w4[i]);
         for (int l = 0; l < 8; ++l) terms[8 * i + l] = iq_sq_err(sq[l], xi, wi);
     }
-    for (int d = 0; d < nd; ++d) {
-        const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.cbegin[dkey[d]];
-        const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.cbegin[dkey[d] + 1];
+    alignas(32) uint32_t kk[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(kk), key);
+    __m256i out = key;
+    for (unsigned rem = lanes; rem;) {  // lanes sharing a key share its candidate list
+        const uint32_t k0 = kk[__builtin_ctz(rem)];
+        const __m256i same = _mm256_cmpeq_epi32(key, _mm256_set1_epi32((int)k0));
+        rem &= ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(same));
+        const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.cbegin[k0];
+        const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.cbegin[k0 + 1];
         // Strict < from FLT_MAX, first candidate kept if none is below it (as the scalar code).
         __m256 best = _mm256_set1_ps(FLT_MAX);
         __m256i best_key = _mm256_set1_epi32((int)c->key);
@@ -178,8 +171,9 @@ static inline __m256i iq3_search_by_candidate(const Iq3LaneIndex& ix, __m256i ke
             iq_keep_min(d0, c[0].key, best, best_key);
             iq_keep_min(d1, c[1].key, best, best_key);
         }
-        key = _mm256_blendv_epi8(key, best_key, iq_lane_mask(dlanes[d]));
+        out = _mm256_blendv_epi8(out, best_key, same);  // on-grid lanes never equal an off-grid key
     }
+    return out;
     return key;
 }
 
@@ -276,7 +270,14 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3Searc
                                             _mm256_set1_epi32(rule.trials));
         const __m256 id = _mm256_div_ps(_mm256_add_ps(_mm256_set1_ps(15.f), _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(0.2f))), vmax);
         iq3_batch(ix, in, id, _mm256_div_ps(_mm256_set1_ps(1.f), id), (1u << nlanes) - 1, bt);
-        for (int t = 0; t < nlanes; ++t) {  // acceptance in trial order, as the scalar loop
+        // Acceptance in trial order, as the scalar loop. Lanes before the first that passes the
+        // test against the current `best` fail it in the scalar loop too (best is unchanged until
+        // a trial is accepted), so the loop starts there; the test is the scalar one, lane-wise.
+        const __m256 vx = _mm256_load_ps(bt.sumqx), v2 = _mm256_load_ps(bt.sumq2);
+        const __m256 pass = _mm256_and_ps(_mm256_cmp_ps(v2, _mm256_setzero_ps(), _CMP_GT_OQ),
+                                          _mm256_cmp_ps(_mm256_mul_ps(vx, vx), _mm256_mul_ps(_mm256_set1_ps(best), v2), _CMP_GT_OQ));
+        const unsigned first = (unsigned)_mm256_movemask_ps(pass) & ((1u << nlanes) - 1);
+        for (int t = first ? __builtin_ctz(first) : nlanes; t < nlanes; ++t) {
             const float sumqx = bt.sumqx[t], sumq2 = bt.sumq2[t];
             if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
                 scale = sumqx / sumq2;
