@@ -179,7 +179,7 @@ static inline __m256i iq3_search_by_candidate(const Iq3LaneIndex& ix, __m256i ke
 
 // Off-grid lanes up to which the search by trial is used (instruction counts: ~45 per lane, vs
 // ~130 plus ~14 per candidate of each distinct key for the search by candidate).
-constexpr int kIq3ByTrialMax = 5;
+constexpr int kIq3ByTrialMax = 4;
 
 // Snap all eight quadruples at the lanes' inverse scales `id` (neighbour distances measured at
 // `scale`) and accumulate the fit sums: lane t does what snap_quad + fit_sums do for one trial.
@@ -277,16 +277,20 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3Searc
         const __m256 pass = _mm256_and_ps(_mm256_cmp_ps(v2, _mm256_setzero_ps(), _CMP_GT_OQ),
                                           _mm256_cmp_ps(_mm256_mul_ps(vx, vx), _mm256_mul_ps(_mm256_set1_ps(best), v2), _CMP_GT_OQ));
         const unsigned first = (unsigned)_mm256_movemask_ps(pass) & ((1u << nlanes) - 1);
+        int accepted = -1;  // only the batch's last accepted trial is kept
         for (int t = first ? __builtin_ctz(first) : nlanes; t < nlanes; ++t) {
             const float sumqx = bt.sumqx[t], sumq2 = bt.sumq2[t];
             if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
                 scale = sumqx / sumq2;
                 best = scale * sumqx;
-                on_grid = 0;
-                for (int k = 0; k < 8; ++k) {
-                    best_key[k] = bt.key[k][t];
-                    on_grid |= (((unsigned)bt.off[k] >> t & 1u) ^ 1u) << k;
-                }
+                accepted = t;
+            }
+        }
+        if (accepted >= 0) {
+            on_grid = 0;
+            for (int k = 0; k < 8; ++k) {
+                best_key[k] = bt.key[k][accepted];
+                on_grid |= (((unsigned)bt.off[k] >> accepted & 1u) ^ 1u) << k;
             }
         }
     }
