@@ -1,8 +1,11 @@
-// AVX2 form of the IQ3 group search (iq3_group_search.cpp, ggml's quantize_row_iq3_*_impl core):
+// AVX2 form of the IQ3 group search (iq3_group_search.h, ggml's quantize_row_iq3_*_impl core):
 // eight trial scales run side by side, one per lane, each lane doing exactly the scalar search's
 // operations. The neighbour distance of an off-grid quadruple is a sum of four terms
-// w_i*(s*q_i - x_i)^2 that depend only on (coordinate, level, lane scale), so each term is
-// computed once per quadruple into a table T and every candidate is then three adds.
+// w_i*(s*q_i - x_i)^2, searched in one of two ways, whichever is cheaper for the quadruple:
+//  - by trial (few lanes off grid): for one scale the eight levels' terms of coordinate i fit one
+//    vector, so eight candidates are scored with four lane permutations;
+//  - by candidate (many lanes off grid, sharing few keys): a table T of every (coordinate, level)
+//    term across the lanes, and each candidate of each distinct key is three adds for all lanes.
 // For AVX2-compiled files only; everything is `static`, so each including file has its own copy.
 #pragma once
 #include <immintrin.h>
@@ -13,30 +16,39 @@
 #include <vector>
 
 #include "avx2_iqsearch.h"
+#include "avx2_math.h"
 #include "dgk/fp.h"
 #include "iq3_grid_index.h"
 #include "iq3_group_search.h"
 
 namespace dgk::avx2 {
 
-// iq3_grid_index.h's data re-laid for the lane search.
+// iq3_grid_index.h's data re-laid for the two searches, candidates in the scalar index's order.
 struct Iq3LaneIndex {
+    static constexpr int kMaxBlocks = ref::Iq3GridIndex::kMaxNeighbours / 8;
     struct Cand {
         uint8_t toff[4];  // 4*(8*i + level_i): term T[8*i + level_i] of coordinate i is at byte 8*toff[i]
         uint32_t key;     // the candidate's packed levels
     };
     int32_t grid_of_key[ref::Iq3GridIndex::kKeys];  // 32-bit copy for gathers; -1: off grid
-    uint32_t begin[ref::Iq3GridIndex::kKeys + 1];   // candidates of key k: cand[begin[k] .. begin[k+1])
-    std::vector<Cand> cand;                          // same order as the scalar index (distance, index)
+    // By trial: packed keys (l0 | l1<<3 | l2<<6 | l3<<9) of key k's candidates in kpad[kbegin[k]
+    // .. kbegin[k+1]), padded to whole blocks of eight with copies of the last candidate.
+    uint32_t kbegin[ref::Iq3GridIndex::kKeys + 1];
+    std::vector<uint16_t> kpad;
+    // By candidate: cand[cbegin[k] .. cbegin[k+1]), padded to an even count the same way.
+    uint32_t cbegin[ref::Iq3GridIndex::kKeys + 1];
+    std::vector<Cand> cand;
 };
 
+// A copy of the last candidate has the same distance, which never replaces the first minimum
+// (strict <), so padding changes no result.
 static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
     const ref::Iq3GridIndex& g = ref::iq3_grid_index(grid_size);
     auto* ix = new Iq3LaneIndex;
-    ix->cand.reserve(g.nb.size());
     for (int key = 0; key < ref::Iq3GridIndex::kKeys; ++key) {
         ix->grid_of_key[key] = g.grid_of_key[key];
-        ix->begin[key] = (uint32_t)ix->cand.size();
+        ix->kbegin[key] = (uint32_t)ix->kpad.size();
+        ix->cbegin[key] = (uint32_t)ix->cand.size();
         for (uint32_t c = g.nb_begin[key]; c < g.nb_begin[key + 1]; ++c) {
             const int j = g.nb[c];
             Iq3LaneIndex::Cand cd{};
@@ -46,12 +58,13 @@ static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
                 cd.key |= l << (3 * i);
             }
             ix->cand.push_back(cd);
+            ix->kpad.push_back((uint16_t)cd.key);
         }
-        // Pad to an even count with a copy of the last candidate, so the lane loop can take two at
-        // a time: an equal distance never replaces the best (strict <), so the copy changes nothing.
-        if ((ix->cand.size() - ix->begin[key]) % 2) ix->cand.push_back(ix->cand.back());
+        while ((ix->kpad.size() - ix->kbegin[key]) % 8) ix->kpad.push_back(ix->kpad.back());
+        if ((ix->cand.size() - ix->cbegin[key]) % 2) ix->cand.push_back(ix->cand.back());
     }
-    ix->begin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->cand.size();
+    ix->kbegin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->kpad.size();
+    ix->cbegin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->cand.size();
     return ix;
 }
 
@@ -63,6 +76,40 @@ static inline const Iq3LaneIndex& iq3_lane_index(int grid_size) {
     }
     static const Iq3LaneIndex* const ix512 = iq3_lane_index_build(512);
     return *ix512;
+}
+
+// By trial: ref::iq3_best_neighbour for one scale, returning the neighbour's packed key.
+// sq: lane l holds scale*(2l+1); x, w: the quadruple's xval and waux broadcast. T_i[l] = (w_i*e)*e with
+// e = sq[l] - x_i, summed ((T_0 + T_1) + T_2) + T_3 as the scalar loop (its leading 0 + T_0 only
+// turns -0 into +0, which compares the same). The scalar scan keeps the first candidate strictly
+// below the best so far, starting from FLT_MAX: that is the first candidate whose distance equals
+// the minimum of min(d, FLT_MAX) over all (NaN and values >= FLT_MAX clamp to FLT_MAX; when all
+// clamp, candidate 0, as the scalar code).
+static inline uint32_t iq3_best_key(const Iq3LaneIndex& ix, uint32_t key, __m256 sq, const __m256* x, const __m256* w) {
+    __m256 t[4];
+    for (int i = 0; i < 4; ++i) {
+        const __m256 e = _mm256_sub_ps(sq, x[i]);
+        t[i] = _mm256_mul_ps(_mm256_mul_ps(w[i], e), e);
+    }
+    const uint16_t* c = ix.kpad.data() + ix.kbegin[key];
+    const int nblk = (int)(ix.kbegin[key + 1] - ix.kbegin[key]) / 8;
+    const __m256 big = _mm256_set1_ps(FLT_MAX);
+    __m256 d[Iq3LaneIndex::kMaxBlocks];
+    __m256 mn = big;
+    for (int b = 0; b < nblk; ++b) {
+        const __m256i k = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 8 * b)));
+        __m256 s = _mm256_permutevar8x32_ps(t[0], k);
+        s = _mm256_add_ps(s, _mm256_permutevar8x32_ps(t[1], _mm256_srli_epi32(k, 3)));
+        s = _mm256_add_ps(s, _mm256_permutevar8x32_ps(t[2], _mm256_srli_epi32(k, 6)));
+        s = _mm256_add_ps(s, _mm256_permutevar8x32_ps(t[3], _mm256_srli_epi32(k, 9)));
+        d[b] = _mm256_min_ps(s, big);  // s < FLT_MAX ? s : FLT_MAX (NaN too)
+        mn = _mm256_min_ps(mn, d[b]);
+    }
+    const __m256 m = _mm256_set1_ps(hmin_ps(mn));
+    for (int b = 0;; ++b) {
+        const unsigned eq = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(d[b], m, _CMP_EQ_OQ));
+        if (eq) return c[8 * b + __builtin_ctz(eq)];
+    }
 }
 
 // One group's inputs: xval (|x|, maybe one negated by IQ3_XXS's parity fix), weight, waux =
@@ -83,66 +130,89 @@ struct Iq3Batch {
     uint8_t off[8];
 };
 
+static inline __m256 iq3_level_values() { return _mm256_setr_ps(1, 3, 5, 7, 9, 11, 13, 15); }
+
 // Term vector at byte offset `off` of the lane term table.
 static inline __m256 iq3_term(const char* tbase, uint8_t off) {
     return *reinterpret_cast<const __m256*>(tbase + 8 * (size_t)off);
 }
 
-// Snap all eight quadruples at the lanes' inverse scales `id` (neighbour distances measured at
-// `scale`) and accumulate the fit sums: lane t does what snap_quad + fit_sums do for one trial.
-static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m256 id, __m256 scale, Iq3Batch& out) {
-    __m256 sq[8];  // scale * (2l+1), the products the scalar distance loop forms
-    for (int l = 0; l < 8; ++l) sq[l] = _mm256_mul_ps(scale, _mm256_set1_ps((float)(2 * l + 1)));
-    __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
+// Neighbour search by candidate for the lanes in `lanes` (all of whose keys are off grid): the
+// resulting keys are blended into `key`. sq[l]: lane t holds scale_t*(2l+1).
+static inline __m256i iq3_search_by_candidate(const Iq3LaneIndex& ix, __m256i key, unsigned lanes, const __m256* sq,
+                                              const float* x4, const float* w4) {
     alignas(32) __m256 terms[32];
     const char* tbase = reinterpret_cast<const char*>(terms);
+    for (int i = 0; i < 4; ++i) {  // every level's term (cheaper than selecting the ~12 read)
+        const __m256 xi = _mm256_set1_ps(x4[i]), wi = _mm256_set1_ps(w4[i]);
+        for (int l = 0; l < 8; ++l) terms[8 * i + l] = iq_sq_err(sq[l], xi, wi);
+    }
+    alignas(32) uint32_t kk[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(kk), key);
+    __m256i out = key;
+    for (unsigned rem = lanes; rem;) {  // lanes sharing a key share its candidate list
+        const uint32_t k0 = kk[__builtin_ctz(rem)];
+        const __m256i same = _mm256_cmpeq_epi32(key, _mm256_set1_epi32((int)k0));
+        rem &= ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(same));
+        const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.cbegin[k0];
+        const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.cbegin[k0 + 1];
+        // Strict < from FLT_MAX, first candidate kept if none is below it (as the scalar code).
+        __m256 best = _mm256_set1_ps(FLT_MAX);
+        __m256i best_key = _mm256_set1_epi32((int)c->key);
+        for (; c < end; c += 2) {
+            __m256 d0 = iq3_term(tbase, c[0].toff[0]), d1 = iq3_term(tbase, c[1].toff[0]);
+            d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[1]));
+            d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[1]));
+            d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[2]));
+            d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[2]));
+            d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[3]));
+            d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[3]));
+            iq_keep_min(d0, c[0].key, best, best_key);
+            iq_keep_min(d1, c[1].key, best, best_key);
+        }
+        // `same` may hold spare (not live) lanes, whose results are ignored; never an on-grid lane.
+        out = _mm256_blendv_epi8(out, best_key, same);
+    }
+    return out;
+}
+
+// Off-grid lanes up to which the search by trial is used: it costs ~45 instructions per lane, the
+// search by candidate ~130 plus ~14 per candidate of each distinct key (callgrind: 3 to 6 are
+// within 1% of each other on N(0,1) rows, 4 the fewest for both formats; 7 costs IQ3_XXS +11%).
+constexpr int kIq3ByTrialMax = 4;
+
+// Snap all eight quadruples at the lanes' inverse scales `id` (neighbour distances measured at
+// `scale`) and accumulate the fit sums: lane t does what snap_quad + fit_sums do for one trial.
+// Only the lanes in `live` search neighbours (the others' results are ignored by the caller).
+static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m256 id, __m256 scale, unsigned live,
+                             Iq3Batch& out) {
+    __m256 sq[8];  // scale * (2l+1), the products the scalar distance loop forms
+    for (int l = 0; l < 8; ++l) sq[l] = _mm256_mul_ps(scale, _mm256_set1_ps((float)(2 * l + 1)));
+    alignas(32) float sc[8];
+    _mm256_store_ps(sc, scale);
+    __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
     for (int k = 0; k < 8; ++k) {
         const float* x4 = in.xval + 4 * k;
+        const float* w4 = in.waux + 4 * k;
         __m256i key = iq_level(id, _mm256_set1_ps(x4[0]), 7);
         for (int i = 1; i < 4; ++i)
             key = _mm256_or_si256(key, _mm256_slli_epi32(iq_level(id, _mm256_set1_ps(x4[i]), 7), 3 * i));
         const __m256i grid = _mm256_i32gather_epi32(ix.grid_of_key, key, 4);
         const unsigned off = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(grid));
         out.off[k] = (uint8_t)off;
-        if (off) {
-            // Lanes that share a key share its candidate list: one pass over it per distinct key.
+        const unsigned search = off & live;
+        if (__builtin_popcount(search) > kIq3ByTrialMax) {
+            key = iq3_search_by_candidate(ix, key, search, sq, x4, w4);
+        } else if (search) {
             _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key);
-            uint32_t dkey[8];
-            unsigned dlanes[8];
-            int nd = 0;
-            for (unsigned rem = off; rem;) {
-                const uint32_t k0 = out.key[k][__builtin_ctz(rem)];
-                const unsigned same = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
-                                          _mm256_cmpeq_epi32(key, _mm256_set1_epi32((int)k0)))) & rem;
-                rem &= ~same;
-                dkey[nd] = k0;
-                dlanes[nd++] = same;
+            __m256 xv[4], wv[4];
+            for (int i = 0; i < 4; ++i) xv[i] = _mm256_set1_ps(x4[i]), wv[i] = _mm256_set1_ps(w4[i]);
+            for (unsigned rem = search; rem; rem &= rem - 1) {
+                const int t = __builtin_ctz(rem);
+                const __m256 sqt = _mm256_mul_ps(_mm256_set1_ps(sc[t]), iq3_level_values());
+                out.key[k][t] = iq3_best_key(ix, out.key[k][t], sqt, xv, wv);
             }
-            const float* w4 = in.waux + 4 * k;
-            // Every level's term (cheaper than selecting the ~12 the candidates read).
-            for (int i = 0; i < 4; ++i) {
-                const __m256 xi = _mm256_set1_ps(x4[i]), wi = _mm256_set1_ps(w4[i]);
-                for (int l = 0; l < 8; ++l) terms[8 * i + l] = iq_sq_err(sq[l], xi, wi);
-            }
-            for (int d = 0; d < nd; ++d) {
-                const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.begin[dkey[d]];
-                const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.begin[dkey[d] + 1];
-                // Strict < from FLT_MAX, first candidate kept if none is below it (as the scalar code).
-                __m256 best = _mm256_set1_ps(FLT_MAX);
-                __m256i best_key = _mm256_set1_epi32((int)c->key);
-                for (; c < end; c += 2) {
-                    __m256 d0 = iq3_term(tbase, c[0].toff[0]), d1 = iq3_term(tbase, c[1].toff[0]);
-                    d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[1]));
-                    d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[1]));
-                    d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[2]));
-                    d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[2]));
-                    d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[3]));
-                    d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[3]));
-                    iq_keep_min(d0, c[0].key, best, best_key);
-                    iq_keep_min(d1, c[1].key, best, best_key);
-                }
-                key = _mm256_blendv_epi8(key, best_key, iq_lane_mask(dlanes[d]));
-            }
+            key = _mm256_load_si256(reinterpret_cast<const __m256i*>(out.key[k]));
         }
         _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key);
         for (int i = 0; i < 4; ++i) {
@@ -154,9 +224,8 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
     _mm256_store_ps(out.sumq2, s2);
 }
 
-// One quadruple snapped at a single inverse scale id (the final requantization): scalar levels;
-// off grid, the candidates are scored from the table of terms w*(s*q - x)^2 of every level, one
-// vector per coordinate (sq = scale * (2l+1) in lane l).
+// One quadruple snapped at a single inverse scale id (the final requantization); sq: lane l
+// holds scale*(2l+1).
 static inline uint32_t iq3_snap_one(const Iq3LaneIndex& ix, const float* x4, const float* w4, float id, __m256 sq) {
     uint32_t key = 0;
     for (int i = 0; i < 4; ++i) {
@@ -165,21 +234,9 @@ static inline uint32_t iq3_snap_one(const Iq3LaneIndex& ix, const float* x4, con
         key |= (uint32_t)l << (3 * i);
     }
     if (ix.grid_of_key[key] >= 0) return key;
-    alignas(32) float terms[32];
-    for (int i = 0; i < 4; ++i)
-        _mm256_store_ps(terms + 8 * i, iq_sq_err(sq, _mm256_set1_ps(x4[i]), _mm256_set1_ps(w4[i])));
-    const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.begin[key];
-    const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.begin[key + 1];
-    uint32_t best_key = c->key;
-    float best = FLT_MAX;
-    for (; c < end; ++c) {
-        const float dist = ((terms[c->toff[0] / 4] + terms[c->toff[1] / 4]) + terms[c->toff[2] / 4]) + terms[c->toff[3] / 4];
-        if (dist < best) {
-            best = dist;
-            best_key = c->key;
-        }
-    }
-    return best_key;
+    __m256 xv[4], wv[4];
+    for (int i = 0; i < 4; ++i) xv[i] = _mm256_set1_ps(x4[i]), wv[i] = _mm256_set1_ps(w4[i]);
+    return iq3_best_key(ix, key, sq, xv, wv);
 }
 
 // Scalar fit sums of packed keys, in element order (for the final refit).
@@ -212,17 +269,28 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3Searc
         const __m256i is = _mm256_min_epi32(_mm256_add_epi32(_mm256_set1_epi32(is0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
                                             _mm256_set1_epi32(rule.trials));
         const __m256 id = _mm256_div_ps(_mm256_add_ps(_mm256_set1_ps(15.f), _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(0.2f))), vmax);
-        iq3_batch(ix, in, id, _mm256_div_ps(_mm256_set1_ps(1.f), id), bt);
-        for (int t = 0; t < nlanes; ++t) {  // acceptance in trial order, as the scalar loop
+        iq3_batch(ix, in, id, _mm256_div_ps(_mm256_set1_ps(1.f), id), (1u << nlanes) - 1, bt);
+        // Acceptance in trial order, as the scalar loop. Lanes before the first that passes the
+        // test against the current `best` fail it in the scalar loop too (best is unchanged until
+        // a trial is accepted), so the loop starts there; the test is the scalar one, lane-wise.
+        const __m256 vx = _mm256_load_ps(bt.sumqx), v2 = _mm256_load_ps(bt.sumq2);
+        const __m256 pass = _mm256_and_ps(_mm256_cmp_ps(v2, _mm256_setzero_ps(), _CMP_GT_OQ),
+                                          _mm256_cmp_ps(_mm256_mul_ps(vx, vx), _mm256_mul_ps(_mm256_set1_ps(best), v2), _CMP_GT_OQ));
+        const unsigned first = (unsigned)_mm256_movemask_ps(pass) & ((1u << nlanes) - 1);
+        int accepted = -1;  // only the batch's last accepted trial is kept
+        for (int t = first ? __builtin_ctz(first) : nlanes; t < nlanes; ++t) {
             const float sumqx = bt.sumqx[t], sumq2 = bt.sumq2[t];
             if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
                 scale = sumqx / sumq2;
                 best = scale * sumqx;
-                on_grid = 0;
-                for (int k = 0; k < 8; ++k) {
-                    best_key[k] = bt.key[k][t];
-                    on_grid |= (((unsigned)bt.off[k] >> t & 1u) ^ 1u) << k;
-                }
+                accepted = t;
+            }
+        }
+        if (accepted >= 0) {
+            on_grid = 0;
+            for (int k = 0; k < 8; ++k) {
+                best_key[k] = bt.key[k][accepted];
+                on_grid |= (((unsigned)bt.off[k] >> accepted & 1u) ^ 1u) << k;
             }
         }
     }
@@ -230,7 +298,7 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3Searc
     if (on_grid != 0xffu && scale > 0) {
         // Round again with the fitted scale, then refit it.
         const float id = 1 / scale;
-        const __m256 sq = _mm256_mul_ps(_mm256_set1_ps(scale), _mm256_setr_ps(1, 3, 5, 7, 9, 11, 13, 15));
+        const __m256 sq = _mm256_mul_ps(_mm256_set1_ps(scale), iq3_level_values());
         for (int k = 0; k < 8; ++k)
             if (rule.requant_all || !(on_grid >> k & 1u)) best_key[k] = iq3_snap_one(ix, xval + 4 * k, waux + 4 * k, id, sq);
         float sumqx, sumq2;
