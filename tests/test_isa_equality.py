@@ -157,27 +157,34 @@ def test_decode_same_on_every_isa(fmt, dtype, kind, rng):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_streaming_decode_same_bytes(fmt, threads, rng):
-    """Float32 outputs past the last-level cache take the streaming-store decoders (F32, F16, BF16):
-    with the threshold at 0 they run on small outputs; every length and 4-byte offset of the output
-    (plain stores up to a 32-byte boundary, streaming ones after) gives the scalar reference's bits."""
+def test_streaming_decode_same_bytes(fmt, dtype, threads, rng):
+    """Outputs past the last-level cache are written with streaming stores (float32: each format's
+    streaming decoder; float16/bfloat16: the conversion out of the L1 buffer). With the threshold at 0
+    they run on small outputs: every length and element offset of the output (plain stores up to an
+    alignment boundary, streaming ones after) gives the scalar reference's bits, and nothing outside."""
     from dgkernels import _core
     f = dg.format_info(fmt)
     data = rng.integers(0, 256, 300 * f.block_bytes, dtype=np.uint8)
     data = np.where(rng.random(data.size) < 0.3, rng.choice(SPECIAL_BYTES, data.size), data).astype(np.uint8)
     with dg.using_isa("scalar"):
-        want = dg.dequantize(data, fmt)
+        want = dg.dequantize(data, fmt, dtype=dtype)
+    bits = np.uint32 if dtype == "float32" else np.uint16
+    want = want.view(bits)
     cases = [(isa, nb, off) for isa in OTHER_ISAS for nb in (1, 7, 8, 33, 300) for off in range(8)]
     old = _core.set_stream_threshold(0)
     try:
         for isa, nblocks, offset in cases:
             n = nblocks * f.block_weights
-            buf = np.full(n + 16, np.float32(7.5))
+            buf = np.full(n + 16, 0x5A5A, bits)
             out = buf[offset:offset + n]
             with dg.using_isa(isa):
-                dg.dequantize(data[: nblocks * f.block_bytes], fmt, out=out, threads=threads)
-            assert_floats_identical(fmt, out, want[:n])
-            assert (buf[:offset] == 7.5).all() and (buf[offset + n:] == 7.5).all(), "wrote outside out"
+                got = dg.dequantize(data[: nblocks * f.block_bytes], fmt, dtype=dtype, threads=threads)
+                dg.dequantize(data[: nblocks * f.block_bytes], fmt, dtype=dtype, threads=threads,
+                              out=out.view(got.dtype))
+            assert np.array_equal(got.view(bits), want[:n]), f"{fmt} {dtype}: fresh output differs"
+            assert np.array_equal(out, want[:n]), f"{fmt} {dtype} offset {offset}: out= output differs"
+            assert (buf[:offset] == 0x5A5A).all() and (buf[offset + n:] == 0x5A5A).all(), "wrote outside out"
     finally:
         _core.set_stream_threshold(old)

@@ -2,14 +2,30 @@
 // only); must give exactly the scalar helpers' bits, NaN conventions included.
 #include <immintrin.h>
 
+#include <cstdint>
+
 #include "dgk/dispatch.h"
 #include "dgk/fp.h"
 
 namespace dgk::avx2 {
 
-void convert_f32(const float* src, void* dst, OutType out, int64_t n) {
-    auto* d = static_cast<uint16_t*>(dst);
+namespace {
+
+// Eight converted values at p: a plain store, or a streaming one (p 16-byte aligned) for outputs
+// past the last-level cache.
+template <bool Stream>
+inline void put8(uint16_t* p, __m128i v) {
+    if constexpr (Stream) _mm_stream_si128(reinterpret_cast<__m128i*>(p), v);
+    else _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+}
+
+template <bool Stream>
+void convert_with(const float* src, uint16_t* d, OutType out, int64_t n) {
     int64_t i = 0;
+    if constexpr (Stream) {  // scalar up to the first 16-byte boundary
+        for (; i < n && (reinterpret_cast<uintptr_t>(d + i) & 15); ++i)
+            d[i] = out == OutType::F16 ? f32_to_fp16(src[i]) : f32_to_bf16(src[i]);
+    }
     if (out == OutType::F16) {
         const __m256 quiet = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000));
         const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(0x80000000u)));
@@ -19,7 +35,7 @@ void convert_f32(const float* src, void* dst, OutType out, int64_t n) {
             // what F16C produces for the canonical quiet NaN of the same sign.
             const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
             v = _mm256_blendv_ps(v, _mm256_or_ps(_mm256_and_ps(v, sign_mask), quiet), nan);
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+            put8<Stream>(d + i, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
         }
         for (; i < n; ++i) d[i] = f32_to_fp16(src[i]);
     } else {
@@ -34,10 +50,21 @@ void convert_f32(const float* src, void* dst, OutType out, int64_t n) {
             const __m256i r = _mm256_blendv_epi8(rounded, _mm256_or_si256(hi, quiet), nan);
             // Pack 8 x u32 (each < 2^16) to 8 x u16 in order.
             const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0xd8);
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), _mm256_castsi256_si128(packed));
+            put8<Stream>(d + i, _mm256_castsi256_si128(packed));
         }
         for (; i < n; ++i) d[i] = f32_to_bf16(src[i]);
     }
+    if constexpr (Stream) _mm_sfence();  // streaming stores are weakly ordered
+}
+
+}  // namespace
+
+void convert_f32(const float* src, void* dst, OutType out, int64_t n) {
+    convert_with<false>(src, static_cast<uint16_t*>(dst), out, n);
+}
+
+void convert_f32_stream(const float* src, void* dst, OutType out, int64_t n) {
+    convert_with<true>(src, static_cast<uint16_t*>(dst), out, n);
 }
 
 }  // namespace dgk::avx2

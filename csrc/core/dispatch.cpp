@@ -21,7 +21,8 @@ std::atomic<int64_t> g_stream_threshold{-1};
 int64_t set_stream_threshold(int64_t bytes) { return g_stream_threshold.exchange(bytes < 0 ? -1 : bytes); }
 
 namespace avx2 {
-void convert_f32(const float* src, void* dst, OutType out, int64_t n);  // avx2_convert.cpp
+void convert_f32(const float* src, void* dst, OutType out, int64_t n);         // avx2_convert.cpp
+void convert_f32_stream(const float* src, void* dst, OutType out, int64_t n);  // the same, streaming stores
 }
 
 void convert_f32(const float* src, void* dst, OutType out, int64_t n, Isa isa) {
@@ -76,9 +77,12 @@ void decode_blocks(FormatId f, const void* src, void* dst, OutType out, int64_t 
     const int64_t threshold = g_stream_threshold.load(std::memory_order_relaxed);
     // streaming decoders of block formats store 16-byte halves: their output must be 16-byte aligned
     const bool aligned16 = reinterpret_cast<uintptr_t>(dst) % 16 == 0;
-    const bool stream = out == OutType::F32 && k.decode_stream && (bw == 1 || aligned16) &&
-                        nblocks * bw * 4 >= (threshold < 0 ? llc_bytes() : threshold);
+    const int64_t out_bytes = nblocks * bw * (out == OutType::F32 ? 4 : 2);
+    const bool large = out_bytes >= (threshold < 0 ? llc_bytes() : threshold);
+    const bool stream = large && out == OutType::F32 && k.decode_stream && (bw == 1 || aligned16);
     const DecodeFn dec = stream ? k.decode_stream : k.decode;
+    // f16/bf16 outputs: decoded into an L1 buffer, converted out of it with streaming stores
+    const bool stream_half = large && out != OutType::F32 && isa == Isa::Avx2;
     const int64_t min_blocks = std::max<int64_t>(1, kMinWeightsPerThread / bw);
     const auto* in = static_cast<const uint8_t*>(src);
     parallel_for(nblocks, threads, min_blocks, [&](int64_t b0, int64_t b1) {
@@ -91,7 +95,9 @@ void decode_blocks(FormatId f, const void* src, void* dst, OutType out, int64_t 
         for (int64_t b = b0; b < b1; b += step) {
             const int64_t nb = std::min(step, b1 - b);
             dec(in + b * bb, buf.data(), nb);
-            convert_f32(buf.data(), static_cast<uint16_t*>(dst) + b * bw, out, nb * bw, isa);
+            uint16_t* to = static_cast<uint16_t*>(dst) + b * bw;
+            if (stream_half) avx2::convert_f32_stream(buf.data(), to, out, nb * bw);
+            else convert_f32(buf.data(), to, out, nb * bw, isa);
         }
     });
 }
