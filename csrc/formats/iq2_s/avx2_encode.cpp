@@ -1,7 +1,7 @@
 // IQ2_S AVX2 encode: pack.h's super-block encoder (shared with encode.cpp) around the lane-parallel
 // search of avx2_iq2search.h (trial scales and grid neighbours in the lanes); same bytes for every
 // input.
-#include "../common/avx2_iq2search.h"
+#include "../common/avx2_iq2_trials.h"
 #include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"

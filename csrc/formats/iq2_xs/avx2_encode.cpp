@@ -3,7 +3,7 @@
 // for every input.
 #include <stdexcept>
 
-#include "../common/avx2_iq2search.h"
+#include "../common/avx2_iq2_trials.h"
 #include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "../common/avx2_iq2search.h"
+#include "../common/avx2_iq2_trials.h"
 #include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
