@@ -76,3 +76,23 @@ def test_many_random_rows(fmt, rng):
     for d in (rng.standard_normal((rows, N)), rng.laplace(size=(rows, N)), rng.standard_t(2, (rows, N)),
               rng.uniform(-1, 1, (rows, N))):
         _check(fmt, np.asarray(d, np.float32), np.exp(rng.standard_normal(N)).astype(np.float32))
+
+
+def test_group_preparation(rng):
+    """The AVX2 group preparation (weights, sign folding, maximum): signed zeros, subnormals, all-zero
+    and tiny groups, odd counts of negatives with tied w*x*x, and IQ2_S without an importance matrix."""
+    rows = 32
+    x = rng.standard_normal((rows, N)).astype(np.float32)
+    x[0::4, ::3] = -0.0
+    x[1::4, ::2] = np.float32(1e-42) * rng.choice([-1, 1], (rows // 4, N // 2))
+    x[2::4, :32] = 0
+    x[3::4] = np.repeat(rng.choice(np.float32([-1, 1]), (rows // 4, N // 8)), 8, axis=1) * 0.5
+    x[3::4, ::16] = -np.abs(x[3::4, ::16])
+    for fmt in FORMATS:
+        for imatrix in (np.exp(rng.standard_normal(N)).astype(np.float32), np.ones(N, np.float32)):
+            _check(fmt, x, imatrix)
+    out = {}
+    for isa in ("scalar", "avx2"):
+        with dg.using_isa(isa):
+            out[isa] = dg.quantize(x, "IQ2_S", threads=1)
+    assert_bytes_equal("IQ2_S", out["avx2"], out["scalar"])

@@ -15,12 +15,14 @@
 // E(s) = 2^-19 * M(s) + 1e-37 (2.8 times that, covering the few roundings of E, the gap and mu
 // themselves), and shrink measured gaps by 1e-6 (17u) for the same reason.
 //
-// At a scanned scale with winner b and float gap g = (second smallest d) - d_b, every other c has
-// D_c - D_b >= g - 2E(s) =: s*mu. If two scanned scales s1, s2 chose the same b and
-// min(mu1, mu2) * min(s1, s2) > 2 * max(E(s1), E(s2)), then at every s between them
-// D_c(s) - D_b(s) >= s * min(mu1, mu2) > 2E(s) >= (error of d_c) + (error of d_b): b is the
-// unique float minimum there, and below FLT_MAX (the guard E < 1e20 keeps every distance finite;
-// D_b is convex in s, so at most its value at an end). Anything else is scanned.
+// Two scans at scales s1, s2 chose neighbours b1, b2 (maybe the same); F = {b1, b2}. With the float
+// gaps g_i = min over c not in F of d_c(s_i) - d_b1(s_i), every c outside F has
+// D_c - D_b1 >= g_i - 2E(s_i) =: s_i*mu_i at both scales. If min(mu1, mu2) * min(s1, s2) >
+// 2 * max(E(s1), E(s2)), then at every s between them D_c(s) - D_b1(s) >= s * min(mu1, mu2) >
+// 2E(s) >= (error of d_c) + (error of d_b1): d_c(s) > d_b1(s), so the scan's first strict minimum
+// is in F. With b1 = b2 that is b1; else the two float distances at s, computed as the scan
+// does, decide (the earlier in the list on a tie). The guard E < 1e20 keeps every distance finite
+// (D is convex in s, so at most its value at an end). Anything else is scanned.
 #pragma once
 #include <immintrin.h>
 
@@ -31,37 +33,48 @@
 
 namespace dgk::avx2 {
 
-// iq2_best_position that also returns the gap between the winner's distance and the smallest
-// other one (FLT_MAX - min when there is no other finite one); the winner is the same.
-static inline int iq2_best_position_gap(const uint16_t* keys, int count, const __m256 T[8], float* gap) {
-    __m256 best = _mm256_set1_ps(FLT_MAX), second = best;
+
+// Longest neighbour list of the IQ2 lattices (IQ2_XS: 292), padded to a multiple of 8.
+constexpr int kIq2MaxNeighbours = 296;
+
+// The scan of iq2_best_position that also stores every list entry's distance in d (padding
+// entries too: inf or NaN). Returns the winner's position, or -1 when none is below FLT_MAX.
+static inline int iq2_distances(const uint16_t* keys, int count, const __m256 T[8], float* d) {
+    __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i pos = _mm256_set1_epi32(-1);
     __m256i at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int c = 0; c < count; c += 8, at = _mm256_add_epi32(at, _mm256_set1_epi32(8))) {
         __m256i k = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(keys + c)));
-        __m256 d = _mm256_permutevar_ps(T[0], k);
+        __m256 v = _mm256_permutevar_ps(T[0], k);
 #pragma GCC unroll 8
         for (int j = 1; j < 8; ++j) {
             k = _mm256_srli_epi32(k, 2);
-            d = _mm256_add_ps(d, _mm256_permutevar_ps(T[j], k));
+            v = _mm256_add_ps(v, _mm256_permutevar_ps(T[j], k));
         }
-        const __m256 lt = _mm256_cmp_ps(d, best, _CMP_LT_OQ);
-        second = _mm256_blendv_ps(_mm256_min_ps(d, second), best, lt);  // a NaN d leaves it alone
-        best = _mm256_blendv_ps(best, d, lt);
+        _mm256_store_ps(d + c, v);
+        const __m256 lt = _mm256_cmp_ps(v, best, _CMP_LT_OQ);
+        best = _mm256_blendv_ps(best, v, lt);
         pos = _mm256_blendv_epi8(pos, at, _mm256_castps_si256(lt));
     }
     const float m = hmin_ps(best);
-    *gap = -1;
     if (!(m < FLT_MAX)) return -1;
     unsigned lanes = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(best, _mm256_set1_ps(m), _CMP_EQ_OQ)));
     alignas(32) int p[8];
     _mm256_store_si256(reinterpret_cast<__m256i*>(p), pos);
-    int lw = __builtin_ctz(lanes);
-    for (lanes &= lanes - 1; lanes; lanes &= lanes - 1)
-        if (p[__builtin_ctz(lanes)] < p[lw]) lw = __builtin_ctz(lanes);
-    // The winner's lane offers its runner-up, every other lane its minimum.
-    *gap = hmin_ps(_mm256_blendv_ps(best, second, _mm256_castsi256_ps(iq_lane_mask(1u << lw)))) - m;
-    return p[lw];
+    int r = p[__builtin_ctz(lanes)];
+    for (lanes &= lanes - 1; lanes; lanes &= lanes - 1) r = p[__builtin_ctz(lanes)] < r ? p[__builtin_ctz(lanes)] : r;
+    return r;
+}
+
+// The smallest of d[0..count) other than d[i] and d[j], ignoring NaN (padding).
+static inline float iq2_min_except(float* d, int count, int i, int j) {
+    const float di = d[i], dj = d[j];
+    d[i] = d[j] = __builtin_inff();
+    __m256 m = _mm256_set1_ps(__builtin_inff());
+    for (int c = 0; c < count; c += 8) m = _mm256_min_ps(_mm256_load_ps(d + c), m);  // m when NaN
+    d[i] = di;
+    d[j] = dj;
+    return hmin_ps(m);
 }
 
 // Per point of a group: the terms of M(s) = 100 s^2 W + 20 s X1 + X2 (header comment).
@@ -78,64 +91,85 @@ struct Iq2Bound {
     float err(float s) const { return 0x1p-19f * (100 * s * s * W + 20 * s * X1 + X2) + 1e-37f; }
 };
 
-// One scan at a trial scale: the winner's key, E(s), and mu (negative when nothing is certified).
-struct Iq2Scan {
-    uint16_t key;
-    float mu, err;
-};
-
-static inline Iq2Scan iq2_scan_certified(const GridArrays& A, uint16_t key, const float* x, const float* w,
-                                         const Iq2Bound& bound, float s) {
-    __m256 T[8];
-    iq2_terms(x, w, _mm256_mul_ps(_mm256_set1_ps(s), iq2_odd4()), T);
-    const uint32_t first = A.nb_offset[key] + 1;
-    float gap;
-    const int p = iq2_best_position_gap(A.nb_keys + first, A.nb_keys[first - 1], T, &gap);
-    Iq2Scan r{A.nb_keys[first + (p < 0 ? 0 : p)], -1, bound.err(s)};
-    if (p >= 0 && r.err < 1e20f && s > 0) r.mu = (gap * 0.999999f - 2 * r.err) / s;
-    return r;
-}
-
-// Whether the winner common to two scans wins at every scale between theirs.
-static inline bool iq2_certified_between(const Iq2Scan& a, float sa, const Iq2Scan& b, float sb) {
-    const float mu = a.mu < b.mu ? a.mu : b.mu;
-    const float s = sa < sb ? sa : sb;
-    const float e = a.err > b.err ? a.err : b.err;
-    return a.key == b.key && mu > 0 && mu * s * 0.999999f > 2 * e;
-}
-
 // Snaps the trials t in [a, b] of one point (all rounding to `key`, off the grid) at scales s[t]:
-// keys[t] receives ggml's neighbour. Scans both ends, and between them fills in the common winner
-// when certified, else splits at the middle.
+// keys[t] receives ggml's neighbour. Scans both ends; between two scans, the certified winners
+// are filled in (header comment), else the middle is scanned and both halves are tried again.
 struct Iq2RunSnap {
+    struct Scan {
+        int pos;      // winner's list position, -1 if none below FLT_MAX
+        float err;    // E(s)
+        float* d;     // every entry's distance
+    };
     const GridArrays& A;
     const float* x;
     const float* w;
     Iq2Bound bound;
     const float* s;
     uint32_t* keys;
-    uint16_t key;
+    const uint16_t* list;
+    int count;
+    int depth = 0;
+    alignas(32) float dist[8][kIq2MaxNeighbours];  // a run has at most 24 trials: depth <= 6
 
-    Iq2Scan scan(int t) {
-        const Iq2Scan r = iq2_scan_certified(A, key, x, w, bound, s[t]);
-        keys[t] = r.key;
+    Iq2RunSnap(const GridArrays& A_, const float* x_, const float* w_, const float* s_, uint32_t* keys_, uint16_t key)
+        : A(A_), x(x_), w(w_), bound(x_, w_), s(s_), keys(keys_), list(A_.nb_keys + A_.nb_offset[key] + 1),
+          count(A_.nb_keys[A_.nb_offset[key]]) {}
+
+    Scan scan(int t) {
+#ifdef DGK_IQ2_STATS
+        extern long g_scans; ++g_scans;
+#endif
+        __m256 T[8];
+        iq2_terms(x, w, _mm256_mul_ps(_mm256_set1_ps(s[t]), iq2_odd4()), T);
+        Scan r{iq2_distances(list, count, T, dist[depth]), bound.err(s[t]), dist[depth]};
+        ++depth;
+        keys[t] = list[r.pos < 0 ? 0 : r.pos];
         return r;
     }
-    void between(int a, const Iq2Scan& ra, int b, const Iq2Scan& rb) {
+    bool certified(int a, const Scan& ra, int b, const Scan& rb) const {
+        const float e = ra.err > rb.err ? ra.err : rb.err;
+        if (ra.pos < 0 || rb.pos < 0 || !(e < 1e20f) || !(s[a] > 0) || !(s[b] > 0)) return false;
+        const float ga = iq2_min_except(ra.d, count, ra.pos, rb.pos) - ra.d[ra.pos];
+        const float gb = iq2_min_except(rb.d, count, ra.pos, rb.pos) - rb.d[ra.pos];
+        const float mua = (ga * 0.999999f - 2 * ra.err) / s[a], mub = (gb * 0.999999f - 2 * rb.err) / s[b];
+        const float mu = mua < mub ? mua : mub;
+        return mu > 0 && mu * (s[a] < s[b] ? s[a] : s[b]) * 0.999999f > 2 * e;
+    }
+    // Trial t's winner among list positions i < j, by their distances as the scan computes them.
+    uint16_t pick(int t, int i, int j) const {
+        __m256 T[8];
+        iq2_terms(x, w, _mm256_mul_ps(_mm256_set1_ps(s[t]), iq2_odd4()), T);
+        __m256i k = _mm256_setr_epi32(list[i], list[j], 0, 0, 0, 0, 0, 0);
+        __m256 v = _mm256_permutevar_ps(T[0], k);
+#pragma GCC unroll 8
+        for (int l = 1; l < 8; ++l) {
+            k = _mm256_srli_epi32(k, 2);
+            v = _mm256_add_ps(v, _mm256_permutevar_ps(T[l], k));
+        }
+        alignas(32) float d[8];
+        _mm256_store_ps(d, v);
+        return d[1] < d[0] ? list[j] : list[i];
+    }
+    void between(int a, const Scan& ra, int b, const Scan& rb) {
         if (b - a < 2) return;
-        if (iq2_certified_between(ra, s[a], rb, s[b])) {
-            for (int t = a + 1; t < b; ++t) keys[t] = ra.key;
+#ifdef DGK_IQ2_STATS
+        extern long g_same_ok, g_same_fail, g_diff_ok, g_diff_fail;
+        (ra.pos == rb.pos ? (certified(a, ra, b, rb) ? g_same_ok : g_same_fail) : (certified(a, ra, b, rb) ? g_diff_ok : g_diff_fail))++;
+#endif
+        if (certified(a, ra, b, rb)) {
+            const int i = ra.pos < rb.pos ? ra.pos : rb.pos, j = ra.pos < rb.pos ? rb.pos : ra.pos;
+            for (int t = a + 1; t < b; ++t) keys[t] = i == j ? list[i] : pick(t, i, j);
             return;
         }
         const int m = (a + b) / 2;
-        const Iq2Scan rm = scan(m);
+        const Scan rm = scan(m);
         between(a, ra, m, rm);
         between(m, rm, b, rb);
+        --depth;
     }
     void run(int a, int b) {
-        const Iq2Scan ra = scan(a);
-        if (b == a) return;
-        between(a, ra, b, scan(b));
+        const Scan ra = scan(a);
+        if (b > a) between(a, ra, b, scan(b));
     }
 };
 

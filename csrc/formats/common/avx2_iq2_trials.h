@@ -100,7 +100,7 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
                 for (int t = a; t <= b; ++t)
                     key[k][t] = iq2_snap_off(A, static_cast<uint16_t>(key[k][t]), x, w, _mm256_mul_ps(_mm256_set1_ps(scale[t]), odd));
             } else {
-                Iq2RunSnap{A, x, w, Iq2Bound(x, w), scale, key[k], static_cast<uint16_t>(key[k][a])}.run(a, b);
+                Iq2RunSnap(A, x, w, scale, key[k], static_cast<uint16_t>(key[k][a])).run(a, b);
             }
         }
     }

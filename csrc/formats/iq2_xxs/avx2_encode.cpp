@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "../common/avx2_iq2_prep.h"
 #include "../common/avx2_iq2_trials.h"
 #include "pack.h"
 #include "dgk/blocks.h"
@@ -145,7 +146,7 @@ void encode_iq2_xxs(const float* x, void* dst, int64_t n, const float* imatrix) 
         return search_group(A, xval, w, waux, max, scale, points);
     };
     auto* y = static_cast<block_iq2_xxs*>(dst);
-    for (int64_t b = 0; b < n / QK_K; ++b) iq2xxs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search);
+    for (int64_t b = 0; b < n / QK_K; ++b) iq2xxs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search, Avx2Iq2Prep<4, true>{});
 }
 
 }  // namespace dgk::avx2
