@@ -46,7 +46,7 @@ def _pair_imatrix(rng) -> np.ndarray:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_equal_distance_neighbours(fmt, rng):
-    rows = 96
+    rows = 256
     small = rng.choice(np.float32([0.3, 0.5, 0.7, 1.0, 1.5, 2.0]), (rows, N // 2))
     x = np.concatenate([
         _pairs(rng, rows),

@@ -22,7 +22,17 @@
 // 2E(s) >= (error of d_c) + (error of d_b1): d_c(s) > d_b1(s), so the scan's first strict minimum
 // is in F. With b1 = b2 that is b1; else the two float distances at s, computed as the scan
 // does, decide (the earlier in the list on a tie). The guard E < 1e20 keeps every distance finite
-// (D is convex in s, so at most its value at an end). Anything else is scanned.
+// (D is convex in s, so at most its value at an end).
+//
+// Otherwise each trial between is predicted: for s between s1 and s2, lambda = (s - s2)/(s1 - s2),
+// D_c(s) - D_r(s) = s * (K_c - K_r) for any c, r, where K_c = (lambda/s1) D_c(s1) +
+// ((1 - lambda)/s2) D_c(s2) (linearity again). The float k_c computed from the float distances
+// (and float lambda, with its few roundings) is within rho <= (E(s1) + E(s2)-ish)/min(s) of K_c
+// (the 2.8 slack of E covers the roundings, each <= a few u times M/min(s)); with
+// Em = max(E(s1), E(s2)) and theta = 5 Em / min(s1, s2) >= 2 rho + 2 Em / s, a candidate c* whose
+// k is below every other k by more than theta satisfies D_c(s) - D_c*(s) > 2 Em, so it is the
+// scan's unique float minimum at s. Predictions that are not that clear (and huge ones, >= 1e30,
+// where k may overflow) scan the trial.
 #pragma once
 #include <immintrin.h>
 
@@ -32,7 +42,6 @@
 #include "avx2_iq2search.h"
 
 namespace dgk::avx2 {
-
 
 // Longest neighbour list of the IQ2 lattices (IQ2_XS: 292), padded to a multiple of 8.
 constexpr int kIq2MaxNeighbours = 296;
@@ -92,8 +101,8 @@ struct Iq2Bound {
 };
 
 // Snaps the trials t in [a, b] of one point (all rounding to `key`, off the grid) at scales s[t]:
-// keys[t] receives ggml's neighbour. Scans both ends; between two scans, the certified winners
-// are filled in (header comment), else the middle is scanned and both halves are tried again.
+// keys[t] receives ggml's neighbour. Scans both ends (keeping every distance); between them, the
+// certified winners are filled in, else each trial is predicted or scanned (header comment).
 struct Iq2RunSnap {
     struct Scan {
         int pos;      // winner's list position, -1 if none below FLT_MAX
@@ -108,21 +117,16 @@ struct Iq2RunSnap {
     uint32_t* keys;
     const uint16_t* list;
     int count;
-    int depth = 0;
-    alignas(32) float dist[8][kIq2MaxNeighbours];  // a run has at most 24 trials: depth <= 6
+    alignas(32) float dist[2][kIq2MaxNeighbours];  // at the two ends
 
     Iq2RunSnap(const GridArrays& A_, const float* x_, const float* w_, const float* s_, uint32_t* keys_, uint16_t key)
         : A(A_), x(x_), w(w_), bound(x_, w_), s(s_), keys(keys_), list(A_.nb_keys + A_.nb_offset[key] + 1),
           count(A_.nb_keys[A_.nb_offset[key]]) {}
 
-    Scan scan(int t) {
-#ifdef DGK_IQ2_STATS
-        extern long g_scans; ++g_scans;
-#endif
+    Scan scan(int t, float* d) {
         __m256 T[8];
         iq2_terms(x, w, _mm256_mul_ps(_mm256_set1_ps(s[t]), iq2_odd4()), T);
-        Scan r{iq2_distances(list, count, T, dist[depth]), bound.err(s[t]), dist[depth]};
-        ++depth;
+        Scan r{iq2_distances(list, count, T, d), bound.err(s[t]), d};
         keys[t] = list[r.pos < 0 ? 0 : r.pos];
         return r;
     }
@@ -152,24 +156,49 @@ struct Iq2RunSnap {
     }
     void between(int a, const Scan& ra, int b, const Scan& rb) {
         if (b - a < 2) return;
-#ifdef DGK_IQ2_STATS
-        extern long g_same_ok, g_same_fail, g_diff_ok, g_diff_fail;
-        (ra.pos == rb.pos ? (certified(a, ra, b, rb) ? g_same_ok : g_same_fail) : (certified(a, ra, b, rb) ? g_diff_ok : g_diff_fail))++;
-#endif
-        if (certified(a, ra, b, rb)) {
+        // Comparing two candidates per trial beats predicting only for long lists.
+        if ((ra.pos == rb.pos || count > 32) && certified(a, ra, b, rb)) {
             const int i = ra.pos < rb.pos ? ra.pos : rb.pos, j = ra.pos < rb.pos ? rb.pos : ra.pos;
             for (int t = a + 1; t < b; ++t) keys[t] = i == j ? list[i] : pick(t, i, j);
             return;
         }
-        const int m = (a + b) / 2;
-        const Scan rm = scan(m);
-        between(a, ra, m, rm);
-        between(m, rm, b, rb);
-        --depth;
+        for (int t = a + 1; t < b; ++t) keys[t] = predict(t, a, ra, b, rb);
+    }
+    // Trial t's winner predicted from the distances at a and b (header comment), else scanned.
+    uint16_t predict(int t, int a, const Scan& ra, int b, const Scan& rb) const {
+        const float e = ra.err > rb.err ? ra.err : rb.err, smin = s[a] < s[b] ? s[a] : s[b];
+        if (ra.pos >= 0 && rb.pos >= 0 && e < 1e20f && smin > 0) {
+            const float lambda = (s[t] - s[b]) / (s[a] - s[b]);
+            const __m256 alpha = _mm256_set1_ps(lambda / s[a]), beta = _mm256_set1_ps((1 - lambda) / s[b]);
+            __m256 best = _mm256_set1_ps(FLT_MAX), second = best;
+            __m256i pos = _mm256_set1_epi32(-1), at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            for (int c = 0; c < count; c += 8, at = _mm256_add_epi32(at, _mm256_set1_epi32(8))) {
+                const __m256 k = _mm256_fmadd_ps(alpha, _mm256_load_ps(ra.d + c), _mm256_mul_ps(beta, _mm256_load_ps(rb.d + c)));
+                const __m256 lt = _mm256_cmp_ps(k, best, _CMP_LT_OQ);
+                second = _mm256_blendv_ps(_mm256_min_ps(k, second), best, lt);  // a NaN k leaves it alone
+                best = _mm256_blendv_ps(best, k, lt);
+                pos = _mm256_blendv_epi8(pos, at, _mm256_castps_si256(lt));
+            }
+            const float m = hmin_ps(best);
+            const unsigned lanes = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(best, _mm256_set1_ps(m), _CMP_EQ_OQ)));
+            if (m < 1e30f && (lanes & (lanes - 1)) == 0) {
+                const int lw = __builtin_ctz(lanes);
+                const float next = hmin_ps(_mm256_blendv_ps(best, second, _mm256_castsi256_ps(iq_lane_mask(1u << lw))));
+                if (next - m > 5 * e / smin) {
+                    alignas(32) int p[8];
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(p), pos);
+                    return list[p[lw]];
+                }
+            }
+        }
+        __m256 T[8];
+        iq2_terms(x, w, _mm256_mul_ps(_mm256_set1_ps(s[t]), iq2_odd4()), T);
+        const int p = iq2_best_position(list, count, T);
+        return list[p < 0 ? 0 : p];
     }
     void run(int a, int b) {
-        const Scan ra = scan(a);
-        if (b > a) between(a, ra, b, scan(b));
+        const Scan ra = scan(a, dist[0]);
+        if (b > a) between(a, ra, b, scan(b, dist[1]));
     }
 };
 
