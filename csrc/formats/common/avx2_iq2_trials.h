@@ -14,11 +14,14 @@
 
 namespace dgk::avx2 {
 
-// Levels of 8 magnitudes at inverse scale id (iq2_levels), packed as a key.
+// Levels of 8 magnitudes at inverse scale id (iq2_levels, one element per lane), packed as a key.
 static inline uint16_t iq2_key_at(const float* xval, float id) {
-    int8_t L[8];
-    iq2::iq2_levels(xval, id, L);
-    return iq2::pack_key(L);
+    const __m256i l = iq_level(_mm256_set1_ps(id), _mm256_loadu_ps(xval), 2);
+    const __m256i v = _mm256_sllv_epi32(l, _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
+    __m128i h = _mm_or_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_or_si128(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_or_si128(h, _mm_shuffle_epi32(h, 0xb1));
+    return static_cast<uint16_t>(_mm_cvtsi128_si32(h));
 }
 
 // One group of 8*NP weights of an IQ2 search: magnitudes, weights, sqrt(weights), and the products
@@ -35,14 +38,22 @@ struct Iq2Group {
     }
 };
 
-// Least-squares sums of the odd values of points given by key, in element order (iq2_fit_sums).
+// Least-squares sums of the odd values of points given by key, in element order (iq2_fit_sums):
+// the products in lanes, the sums in order.
 template <int NP>
 static inline void iq2_fit_keys(const Iq2Group<NP>& g, const uint16_t* keys, float* sumqx, float* sumq2) {
+    alignas(32) float px[8 * NP], p2[8 * NP];
+    const __m256i shift = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (int k = 0; k < NP; ++k) {
+        const __m256i l = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(keys[k]), shift), _mm256_set1_epi32(3));
+        const __m256 q = iq_level_value(l);
+        _mm256_store_ps(px + 8 * k, _mm256_mul_ps(_mm256_loadu_ps(g.wx + 8 * k), q));
+        _mm256_store_ps(p2 + 8 * k, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g.weight + 8 * k), q), q));
+    }
     float sx = 0, s2 = 0;
     for (int i = 0; i < 8 * NP; ++i) {
-        const float q = static_cast<float>(2 * ((keys[i / 8] >> (2 * (i % 8))) & 3) + 1);
-        sx += g.wx[i] * q;
-        s2 += g.weight[i] * q * q;
+        sx += px[i];
+        s2 += p2[i];
     }
     *sumqx = sx;
     *sumq2 = s2;
@@ -68,7 +79,7 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 odd = iq2_odd4();
     const int ntr = is_hi - is_lo + 1;
-    alignas(32) float scale[24];
+    alignas(32) float scale[32] = {};  // 8 past the last trial for Iq2RunSnap
     alignas(32) uint32_t key[NP][24];
     uint32_t off[NP] = {};
     for (int t0 = 0; t0 < ntr; t0 += 8) {
