@@ -43,8 +43,8 @@
 
 namespace dgk::avx2 {
 
-// Longest neighbour list of the IQ2 lattices (IQ2_XS: 292), padded to a multiple of 8.
-constexpr int kIq2MaxNeighbours = 296;
+// Room for the longest neighbour list, padded (GridIndex checks its lists against it).
+constexpr int kIq2MaxNeighbours = iq2::kMaxNeighbours;
 
 // The scan of iq2_best_position that also stores every list entry's distance in d (padding
 // entries too: inf or NaN). Returns the winner's position, or -1 when none is below FLT_MAX.
