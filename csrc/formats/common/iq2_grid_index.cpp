@@ -89,6 +89,7 @@ GridIndex::GridIndex(Lattice which) {
             ++have;
             dmax = d;
         }
+        if (((total + 7) & ~7) > kMaxNeighbours) throw std::logic_error("IQ neighbour list longer than kMaxNeighbours");
         const size_t at = nb_list_.size();
         nb_offset_[key] = static_cast<uint32_t>(at);
         nb_list_.resize(at + 1 + ((total + 7) & ~7));

@@ -17,6 +17,10 @@ namespace dgk::iq2 {
 
 enum class Lattice { IQ2_XXS, IQ2_XS, IQ2_S, IQ1 };
 
+// Bound on a neighbour list's padded length (the longest: IQ2_XS, 292), checked when an index is
+// built; the AVX2 searches size buffers by it.
+constexpr int kMaxNeighbours = 296;
+
 // The index's tables as plain pointers, for the AVX2 searches: an AVX2-compiled file must not call
 // the inline members below (an AVX2 copy of one could be the one the linker keeps for scalar code).
 struct GridArrays {

@@ -1,7 +1,8 @@
 // IQ2_S AVX2 encode: pack.h's super-block encoder (shared with encode.cpp) around the lane-parallel
 // search of avx2_iq2search.h (trial scales and grid neighbours in the lanes); same bytes for every
 // input.
-#include "../common/avx2_iq2search.h"
+#include "../common/avx2_iq2_prep.h"
+#include "../common/avx2_iq2_trials.h"
 #include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -20,7 +21,7 @@ void encode_iq2_s(const float* x, void* dst, int64_t n, const float* imatrix) {
     };
     auto* y = static_cast<block_iq2_s*>(dst);
     for (int64_t b = 0; b < n / QK_K; ++b)
-        iq2s::encode_superblock(x + b * QK_K, imatrix ? imatrix + b * QK_K : nullptr, y + b, search);
+        iq2s::encode_superblock(x + b * QK_K, imatrix ? imatrix + b * QK_K : nullptr, y + b, search, Avx2Iq2Prep<2, false>{});
 }
 
 }  // namespace dgk::avx2

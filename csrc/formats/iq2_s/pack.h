@@ -15,10 +15,39 @@ namespace {
 
 constexpr float kZeroGroup = 1e-8f;
 
+// A group's weights (importance weights, or 0.25*sigma2 + x^2 without qw), magnitudes, sign bits
+// and sqrt weights; returns the largest magnitude (the AVX2 encoder passes its own form, same bits).
+DGK_HD float scalar_prep(const float* xb, const float* qw, float sigma2, float* weight, float* xval, float* waux,
+                         uint8_t* signs) {
+    if (qw) {
+        iq::imatrix_weights(xb, qw, sigma2, 16, weight);
+    } else {
+        for (int i = 0; i < 16; ++i) weight[i] = 0.25f * sigma2 + xb[i] * xb[i];
+    }
+    return iq::fold_group(2, xb, weight, false, xval, waux, signs);
+}
+
+// The preparation the encoders run: scalar_prep, or the AVX2 encoder's own (same bits), which
+// declares kScalar = false.
+struct ScalarPrep {
+    static constexpr bool kScalar = true;
+};
+template <class Prep>
+DGK_HD float prep_group(const Prep& prep, const float* xb, const float* qw, float sigma2, float* weight, float* xval,
+                        float* waux, uint8_t* signs) {
+    if constexpr (Prep::kScalar) {
+        (void)prep;
+        return scalar_prep(xb, qw, sigma2, weight, xval, waux, signs);
+    } else {
+        return prep(xb, qw, sigma2, weight, xval, waux, signs);
+    }
+}
+
 // One super-block; `search(xval, weight, waux, max, points)` returns a 16-weight group's signed
 // scale and writes its two grid points.
-template <class Search>
-DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_s* y, Search&& search) {
+template <class Search, class Prep = ScalarPrep>
+DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_s* y, Search&& search,
+                              Prep prep = Prep{}) {
     iq::clear_block(*y);
     const float sigma2 = iq::superblock_sigma2(xbl, 2);
     uint8_t* signs_out = y->qs + QK_K / 8;
@@ -26,18 +55,16 @@ DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_s* 
     float max_scale = 0;
     for (int ib = 0; ib < QK_K / 16; ++ib) {
         const float* xb = xbl + 16 * ib;
-        alignas(32) float weight[16];
-        if (qwbl) {
-            iq::imatrix_weights(xb, qwbl + 16 * ib, sigma2, 16, weight);
-        } else {
-            for (int i = 0; i < 16; ++i) weight[i] = 0.25f * sigma2 + xb[i] * xb[i];
-        }
-        int points[2];
+        alignas(32) float weight[16], xval[16], waux[16];
         uint8_t signs[2];
-        float scale;
-        const bool encoded = iq::signed_group(2, xb, weight, false, kZeroGroup, search, &scale, points, signs);
+        const float max = prep_group(prep, xb, qwbl ? qwbl + 16 * ib : nullptr, sigma2, weight, xval, waux, signs);
+        scales[ib] = 0;
+        if (max < kZeroGroup || max == 0) continue;  // iq::signed_group's test
+        int points[2];
+        const float scale = iq::unsign_scale(
+            2, search(static_cast<const float*>(xval), static_cast<const float*>(weight),
+                      static_cast<const float*>(waux), max, points), 255, signs);
         scales[ib] = scale;
-        if (!encoded) continue;
         for (int k = 0; k < 2; ++k) {
             const int i8 = 2 * ib + k;
             y->qs[i8] = static_cast<uint8_t>(points[k] & 255);

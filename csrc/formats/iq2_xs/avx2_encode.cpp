@@ -3,7 +3,8 @@
 // for every input.
 #include <stdexcept>
 
-#include "../common/avx2_iq2search.h"
+#include "../common/avx2_iq2_prep.h"
+#include "../common/avx2_iq2_trials.h"
 #include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -22,7 +23,7 @@ void encode_iq2_xs(const float* x, void* dst, int64_t n, const float* imatrix) {
         return scale;
     };
     auto* y = static_cast<block_iq2_xs*>(dst);
-    for (int64_t b = 0; b < n / QK_K; ++b) iq2xs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search);
+    for (int64_t b = 0; b < n / QK_K; ++b) iq2xs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search, Avx2Iq2Prep<2, true>{});
 }
 
 }  // namespace dgk::avx2

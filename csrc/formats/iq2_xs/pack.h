@@ -15,24 +15,51 @@ namespace {
 
 constexpr float kZeroGroup = 1e-15f;
 
+// A group's importance weights, magnitudes, sign bits and sqrt weights; returns the largest
+// magnitude (the AVX2 encoder passes its own form, same bits).
+DGK_HD float scalar_prep(const float* xb, const float* qw, float sigma2, float* weight, float* xval, float* waux,
+                         uint8_t* signs) {
+    iq::imatrix_weights(xb, qw, sigma2, 16, weight);
+    return iq::fold_group(2, xb, weight, true, xval, waux, signs);
+}
+
+// The preparation the encoders run: scalar_prep, or the AVX2 encoder's own (same bits), which
+// declares kScalar = false.
+struct ScalarPrep {
+    static constexpr bool kScalar = true;
+};
+template <class Prep>
+DGK_HD float prep_group(const Prep& prep, const float* xb, const float* qw, float sigma2, float* weight, float* xval,
+                        float* waux, uint8_t* signs) {
+    if constexpr (Prep::kScalar) {
+        (void)prep;
+        return scalar_prep(xb, qw, sigma2, weight, xval, waux, signs);
+    } else {
+        return prep(xb, qw, sigma2, weight, xval, waux, signs);
+    }
+}
+
 // One super-block; `search(xval, weight, waux, max, points)` returns a 16-weight group's signed
 // scale and writes its two grid points.
-template <class Search>
-DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xs* y, Search&& search) {
+template <class Search, class Prep = ScalarPrep>
+DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xs* y, Search&& search,
+                              Prep prep = Prep{}) {
     const float sigma2 = iq::superblock_sigma2(xbl, 1);
     uint16_t q2[QK_K / 8] = {0};
     float scales[QK_K / 16];
     float max_scale = 0;
     for (int ib = 0; ib < QK_K / 16; ++ib) {
         const float* xb = xbl + 16 * ib;
-        alignas(32) float weight[16];
-        iq::imatrix_weights(xb, qwbl + 16 * ib, sigma2, 16, weight);
-        int points[2];
+        alignas(32) float weight[16], xval[16], waux[16];
         uint8_t signs[2];
-        float scale;
-        const bool encoded = iq::signed_group(2, xb, weight, true, kZeroGroup, search, &scale, points, signs);
+        const float max = prep_group(prep, xb, qwbl + 16 * ib, sigma2, weight, xval, waux, signs);
+        scales[ib] = 0;
+        if (max < kZeroGroup || max == 0) continue;  // iq::signed_group's test
+        int points[2];
+        const float scale = iq::unsign_scale(
+            2, search(static_cast<const float*>(xval), static_cast<const float*>(weight),
+                      static_cast<const float*>(waux), max, points), 127, signs);
         scales[ib] = scale;
-        if (!encoded) continue;
         for (int k = 0; k < 2; ++k) q2[2 * ib + k] = static_cast<uint16_t>(points[k] | (signs[k] << 9));
         max_scale = max_scale > scale ? max_scale : scale;
     }

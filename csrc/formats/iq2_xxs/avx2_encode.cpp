@@ -7,7 +7,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "../common/avx2_iq2search.h"
+#include "../common/avx2_iq2_prep.h"
+#include "../common/avx2_iq2_trials.h"
 #include "pack.h"
 #include "dgk/blocks.h"
 #include "dgk/fp.h"
@@ -55,17 +56,23 @@ float make_qp_quants32(int nmax, const float* x, const float* w, float max, uint
         }
     }
 
-    // Levels at the chosen scale and their fit sums (scalar order). L holds the stored uint8 levels
-    // (a negative x, possible after the parity flip, wraps), the sums use the unwrapped ones.
-    alignas(32) float wx[n], L[n];
+    // Levels at the chosen scale and their fit sums (products in lanes, sums in scalar order). L holds
+    // the stored uint8 levels (a negative x, possible after the parity flip, wraps), the sums use the
+    // unwrapped ones.
+    alignas(32) float wx[n], L[n], px[n], p2[n];
+    for (int i = 0; i < n; i += 8) {
+        const __m256 xi = _mm256_loadu_ps(x + i), wi = _mm256_loadu_ps(w + i);
+        const __m256i li = _mm256_min_epi32(nearest_int_ps(_mm256_mul_ps(_mm256_set1_ps(iscale), xi)), lmax);
+        const __m256 lf = _mm256_cvtepi32_ps(li), wxi = _mm256_mul_ps(wi, xi);
+        _mm256_store_ps(L + i, _mm256_cvtepi32_ps(_mm256_and_si256(li, byte)));
+        _mm256_store_ps(wx + i, wxi);
+        _mm256_store_ps(px + i, _mm256_mul_ps(wxi, lf));
+        _mm256_store_ps(p2 + i, _mm256_mul_ps(_mm256_mul_ps(wi, lf), lf));
+    }
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; ++i) {
-        int l = nearest_int(iscale * x[i]);
-        if (l > nmax) l = nmax;
-        L[i] = static_cast<float>(static_cast<uint8_t>(l));
-        wx[i] = w[i] * x[i];
-        sumlx += wx[i] * l;
-        suml2 += w[i] * l * l;
+        sumlx += px[i];
+        suml2 += p2[i];
     }
     // Refinement passes. An element can change only when its test passes with the current sums;
     // the test is evaluated for all elements at once and recomputed after every accepted change.
@@ -145,7 +152,7 @@ void encode_iq2_xxs(const float* x, void* dst, int64_t n, const float* imatrix) 
         return search_group(A, xval, w, waux, max, scale, points);
     };
     auto* y = static_cast<block_iq2_xxs*>(dst);
-    for (int64_t b = 0; b < n / QK_K; ++b) iq2xxs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search);
+    for (int64_t b = 0; b < n / QK_K; ++b) iq2xxs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search, Avx2Iq2Prep<4, true>{});
 }
 
 }  // namespace dgk::avx2

@@ -16,20 +16,45 @@ namespace {
 constexpr int kMaxQ = 3;  // levels 0..2 -> odd values 1, 3, 5
 constexpr float kZeroGroup = 1e-15f;
 
-// One 32-weight group: `search(xval, weight, waux, max, points)` finds the signed scale and the 4
-// grid points of the magnitudes xval (max > 0), returning false for a group it cannot encode.
-// Returns the unsigned scale and writes the 4 grid indices and 28 sign bits, or returns 0 (and
-// leaves the words alone) for a group too small to encode.
-template <class Search>
-DGK_HD float encode_group(const float* xb, const float* weight, Search&& search, uint32_t* idx_word,
-                          uint32_t* sign_word) {
-    alignas(32) float xval[32], waux[32];
+// A group's importance weights, magnitudes, sign bits (parity: 7 per point) and sqrt weights;
+// returns the largest magnitude (the AVX2 encoder passes its own form, same bits).
+DGK_HD float scalar_prep(const float* xb, const float* qw, float sigma2, float* weight, float* xval, float* waux,
+                         uint8_t* signs) {
+    iq::imatrix_weights(xb, qw, sigma2, 32, weight);
+    return iq::fold_group(4, xb, weight, true, xval, waux, signs);
+}
+
+// The preparation the encoders run: scalar_prep, or the AVX2 encoder's own (same bits), which
+// declares kScalar = false.
+struct ScalarPrep {
+    static constexpr bool kScalar = true;
+};
+template <class Prep>
+DGK_HD float prep_group(const Prep& prep, const float* xb, const float* qw, float sigma2, float* weight, float* xval,
+                        float* waux, uint8_t* signs) {
+    if constexpr (Prep::kScalar) {
+        (void)prep;
+        return scalar_prep(xb, qw, sigma2, weight, xval, waux, signs);
+    } else {
+        return prep(xb, qw, sigma2, weight, xval, waux, signs);
+    }
+}
+
+// One 32-weight group: `prep` as above, then `search(xval, weight, waux, max, scale, points)` finds
+// the signed scale and the 4 grid points of the magnitudes xval (max > 0), returning false for a
+// group it cannot encode. Returns the unsigned scale and writes the 4 grid indices and 28 sign
+// bits, or returns 0 (and leaves the words alone) for a group too small to encode.
+template <class Search, class Prep>
+DGK_HD float encode_group(const float* xb, const float* qw, float sigma2, Search&& search, const Prep& prep,
+                          uint32_t* idx_word, uint32_t* sign_word) {
+    alignas(32) float weight[32], xval[32], waux[32];
     uint8_t signs[4];
-    const float max = iq::fold_group(4, xb, weight, true, xval, waux, signs);
+    const float max = prep_group(prep, xb, qw, sigma2, weight, xval, waux, signs);
     if (max < kZeroGroup) return 0;
     float scale;
     int points[4];
-    if (!search(static_cast<const float*>(xval), weight, static_cast<const float*>(waux), max, &scale, points))
+    if (!search(static_cast<const float*>(xval), static_cast<const float*>(weight), static_cast<const float*>(waux),
+                max, &scale, points))
         return 0;
     scale = iq::unsign_scale(4, scale, 127, signs);
     uint32_t iw = 0, sw = 0;
@@ -42,18 +67,17 @@ DGK_HD float encode_group(const float* xb, const float* weight, Search&& search,
     return scale;
 }
 
-// One super-block; `search` as for encode_group.
-template <class Search>
-DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xxs* y, Search&& search) {
+// One super-block; `search` and `prep` as for encode_group.
+template <class Search, class Prep = ScalarPrep>
+DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_xxs* y, Search&& search,
+                              Prep prep = Prep{}) {
     const float sigma2 = iq::superblock_sigma2(xbl, 1);
     uint32_t words[2 * (QK_K / 32)] = {0};  // per group: grid indices, then signs | scale << 28
     float scales[QK_K / 32];
     float max_scale = 0;
     for (int ib = 0; ib < QK_K / 32; ++ib) {
-        const float* xb = xbl + 32 * ib;
-        alignas(32) float weight[32];
-        iq::imatrix_weights(xb, qwbl + 32 * ib, sigma2, 32, weight);
-        scales[ib] = encode_group(xb, weight, search, &words[2 * ib], &words[2 * ib + 1]);
+        scales[ib] = encode_group(xbl + 32 * ib, qwbl + 32 * ib, sigma2, search, prep, &words[2 * ib],
+                                  &words[2 * ib + 1]);
         max_scale = max_scale > scales[ib] ? max_scale : scales[ib];
     }
 

@@ -1,0 +1,181 @@
+// The IQ2 group searches in AVX2 (iq2_grid_index.h's iq2_search_group16 and IQ2_XXS's trial loop):
+// trial scales in the lanes, neighbour searches from avx2_iq2search.h / avx2_iq2_runs.h. Every
+// lane does the scalar code's operations in its order, so the chosen points and scales have the
+// scalar bits. For AVX2-compiled files only; `static` so no AVX2 copy can be merged into scalar code.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "avx2_iq2_runs.h"
+#include "avx2_iq2search.h"
+#include "avx2_iqsearch.h"
+#include "iq2_grid_index.h"
+
+namespace dgk::avx2 {
+
+// Levels of 8 magnitudes at inverse scale id (iq2_levels, one element per lane), packed as a key.
+static inline uint16_t iq2_key_at(const float* xval, float id) {
+    const __m256i l = iq_level(_mm256_set1_ps(id), _mm256_loadu_ps(xval), 2);
+    const __m256i v = _mm256_sllv_epi32(l, _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
+    __m128i h = _mm_or_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_or_si128(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_or_si128(h, _mm_shuffle_epi32(h, 0xb1));
+    return static_cast<uint16_t>(_mm_cvtsi128_si32(h));
+}
+
+// One group of 8*NP weights of an IQ2 search: magnitudes, weights, sqrt(weights), and the products
+// weight*xval the fit sums use (the same product the scalar sum forms first).
+template <int NP>
+struct Iq2Group {
+    const float* xval;
+    const float* weight;
+    const float* waux;
+    float wx[8 * NP];
+
+    Iq2Group(const float* xv, const float* w, const float* wa) : xval(xv), weight(w), waux(wa) {
+        for (int i = 0; i < 8 * NP; ++i) wx[i] = w[i] * xv[i];
+    }
+};
+
+// Least-squares sums of the odd values of points given by key, in element order (iq2_fit_sums):
+// the products in lanes, the sums in order.
+template <int NP>
+static inline void iq2_fit_keys(const Iq2Group<NP>& g, const uint16_t* keys, float* sumqx, float* sumq2) {
+    alignas(32) float px[8 * NP], p2[8 * NP];
+    const __m256i shift = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (int k = 0; k < NP; ++k) {
+        const __m256i l = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(keys[k]), shift), _mm256_set1_epi32(3));
+        const __m256 q = iq_level_value(l);
+        _mm256_store_ps(px + 8 * k, _mm256_mul_ps(_mm256_loadu_ps(g.wx + 8 * k), q));
+        _mm256_store_ps(p2 + 8 * k, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g.weight + 8 * k), q), q));
+    }
+    float sx = 0, s2 = 0;
+    for (int i = 0; i < 8 * NP; ++i) {
+        sx += px[i];
+        s2 += p2[i];
+    }
+    *sumqx = sx;
+    *sumq2 = s2;
+}
+
+// State of an IQ2 scale search, as the scalar loop carries it.
+template <int NP>
+struct Iq2Search {
+    float scale;
+    float best;
+    uint16_t keys[NP];
+    bool on_grid[NP];
+};
+
+// The trial loop of ggml's IQ2 group searches: inverse scales id = (5 + is*0.1f)/ref_max for
+// is = is_lo..is_hi (at most 24), eight trials per vector. First every point's levels at every id,
+// then the off-grid ones snapped at 1/id (runs of trials with the same key share scans where
+// avx2_iq2_runs.h certifies it), then per vector the fit sums; the trials are compared in order
+// with the scalar test (strict >, best = scale*sumqx) against the carried state.
+template <int NP>
+static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float ref_max, int is_lo, int is_hi,
+                              Iq2Search<NP>& s) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 odd = iq2_odd4();
+    const int ntr = is_hi - is_lo + 1;
+    alignas(32) float scale[32] = {};  // 8 past the last trial for Iq2RunSnap
+    alignas(32) uint32_t key[NP][24];
+    uint32_t off[NP] = {};
+    for (int t0 = 0; t0 < ntr; t0 += 8) {
+        const __m256 isf = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(is_lo + t0), lane));
+        const __m256 id = _mm256_div_ps(_mm256_add_ps(_mm256_set1_ps(5.0f), _mm256_mul_ps(isf, _mm256_set1_ps(0.1f))),
+                                        _mm256_set1_ps(ref_max));
+        _mm256_store_ps(scale + t0, _mm256_div_ps(_mm256_set1_ps(1.0f), id));
+        for (int k = 0; k < NP; ++k) {
+            const float* x = g.xval + 8 * k;
+            __m256i kv = iq_level(id, _mm256_set1_ps(x[0]), 2);
+#pragma GCC unroll 8
+            for (int j = 1; j < 8; ++j)
+                kv = _mm256_or_si256(kv, _mm256_slli_epi32(iq_level(id, _mm256_set1_ps(x[j]), 2), 2 * j));
+            const __m256i grid = _mm256_i32gather_epi32(A.map, kv, 4);
+            off[k] |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(grid))) << t0;
+            _mm256_store_si256(reinterpret_cast<__m256i*>(key[k] + t0), kv);
+        }
+    }
+    for (int k = 0; k < NP; ++k) {
+        off[k] &= (1u << ntr) - 1;
+        const float* x = g.xval + 8 * k;
+        const float* w = g.waux + 8 * k;
+        for (uint32_t m = off[k]; m;) {
+            const int a = __builtin_ctz(m);
+            int b = a;  // levels grow with id, so equal keys are consecutive
+            while (b + 1 < ntr && ((m >> (b + 1)) & 1) && key[k][b + 1] == key[k][a]) ++b;
+            m &= ~((2u << b) - 1);
+            if (b - a < 2) {
+                for (int t = a; t <= b; ++t)
+                    key[k][t] = iq2_snap_off(A, static_cast<uint16_t>(key[k][t]), x, w, _mm256_mul_ps(_mm256_set1_ps(scale[t]), odd));
+            } else {
+                Iq2RunSnap(A, x, w, scale, key[k], static_cast<uint16_t>(key[k][a])).run(a, b);
+            }
+        }
+    }
+    for (int t0 = 0; t0 < ntr; t0 += 8) {
+        const int nt = ntr - t0 < 8 ? ntr - t0 : 8;
+        __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
+        for (int k = 0; k < NP; ++k) {
+            __m256i kv = _mm256_load_si256(reinterpret_cast<const __m256i*>(key[k] + t0));
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; ++j, kv = _mm256_srli_epi32(kv, 2))
+                iq_fit_step(sx, s2, g.wx[8 * k + j], g.weight[8 * k + j], _mm256_permutevar_ps(odd, kv));
+        }
+        alignas(32) float sumqx[8], sumq2[8];
+        _mm256_store_ps(sumqx, sx);
+        _mm256_store_ps(sumq2, s2);
+        for (int t = 0; t < nt; ++t) {
+            if (sumq2[t] > 0 && sumqx[t] * sumqx[t] > s.best * sumq2[t]) {
+                s.scale = sumqx[t] / sumq2[t];
+                s.best = s.scale * sumqx[t];
+                for (int k = 0; k < NP; ++k) {
+                    s.keys[k] = static_cast<uint16_t>(key[k][t0 + t]);
+                    s.on_grid[k] = !((off[k] >> (t0 + t)) & 1);
+                }
+            }
+        }
+    }
+}
+
+// The end of the IQ2 searches: points not on the grid (all points with `all`) requantized at the
+// chosen scale and snapped, then the scale refitted; only for a positive scale.
+template <int NP>
+static inline void iq2_requantize(const GridArrays& A, const Iq2Group<NP>& g, bool all, Iq2Search<NP>& s) {
+    bool any = all;
+    for (int k = 0; k < NP; ++k) any = any || !s.on_grid[k];
+    if (!any || !(s.scale > 0)) return;
+    const float id = 1 / s.scale;
+    const __m256 sq = _mm256_mul_ps(_mm256_set1_ps(s.scale), iq2_odd4());
+    for (int k = 0; k < NP; ++k) {
+        if (!all && s.on_grid[k]) continue;
+        const uint16_t key = iq2_key_at(g.xval + 8 * k, id);
+        s.keys[k] = A.map[key] >= 0 ? key : iq2_snap_off(A, key, g.xval + 8 * k, g.waux + 8 * k, sq);
+    }
+    float sumqx, sumq2;
+    iq2_fit_keys(g, s.keys, &sumqx, &sumq2);
+    if (sumq2 > 0) s.scale = sumqx / sumq2;
+}
+
+// iq2::iq2_search_group16 (IQ2_XS, IQ2_S): same arguments, keys instead of levels, same scale bits.
+static inline float iq2_search_group16(const GridArrays& A, const float* xval, const float* weight,
+                                       const float* waux, float max, uint16_t keys[2]) {
+    const Iq2Group<2> g(xval, weight, waux);
+    Iq2Search<2> s{max / 5, 0, {0, 0}, {true, true}};
+    iq2_trials(A, g, max, -9, 9, s);
+    iq2_requantize(A, g, false, s);
+    keys[0] = s.keys[0];
+    keys[1] = s.keys[1];
+    return s.scale;
+}
+
+// Grid point of a key the searches produced (always on the grid; the guard keeps a broken
+// invariant in bounds, as the scalar encoders do).
+static inline int iq2_point(const GridArrays& A, uint16_t key) {
+    const int g = A.map[key];
+    return g < 0 ? 0 : g;
+}
+
+}  // namespace dgk::avx2

@@ -1,0 +1,98 @@
+"""The IQ2 AVX2 searches skip neighbour scans by a proof with rounding margins: when the scans at two
+trial scales with the same off-grid key pick the same neighbour with a certified gap, the trials
+between them take it unscanned (common/avx2_iq2_runs.h). They must still give the scalar bytes.
+Inputs built to make the margins matter: octets with pairs of equal (value, importance), where two
+neighbours that swap levels between the pair have the same exact distance at every scale and the
+float scan picks between them by rounding alone; few distinct values; one-ulp perturbations;
+magnitudes from tiny to huge; importance with zeros and huge ratios."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dgkernels as dg
+from helpers import assert_bytes_equal
+
+pytestmark = pytest.mark.skipif("avx2" not in dg.available_isas(), reason="this CPU only runs the scalar kernels")
+FORMATS = ["IQ2_XS", "IQ2_XXS", "IQ2_S"]
+N = 256  # one super-block per row
+
+
+def _check(fmt: str, x: np.ndarray, imatrix: np.ndarray) -> None:
+    x = np.ascontiguousarray(x, np.float32).reshape(-1, N)
+    imatrix = np.ascontiguousarray(imatrix, np.float32)
+    out = {}
+    for isa in ("scalar", "avx2"):
+        with dg.using_isa(isa):
+            out[isa] = dg.quantize(x, fmt, imatrix=imatrix, threads=1)
+    assert_bytes_equal(fmt, out["avx2"], out["scalar"])
+
+
+def _ulp_jitter(rng, x: np.ndarray, p: float = 0.5) -> np.ndarray:
+    up = np.nextafter(x, np.float32(np.inf))
+    down = np.nextafter(x, np.float32(-np.inf))
+    r = rng.random(x.shape)
+    return np.where(r < p / 2, up, np.where(r < p, down, x)).astype(np.float32)
+
+
+def _pairs(rng, rows: int, scale=1.0) -> np.ndarray:
+    """Every value twice, in adjacent columns (importance repeats the same way below)."""
+    return np.repeat(rng.standard_normal((rows, N // 2)) * scale, 2, axis=1).astype(np.float32)
+
+
+def _pair_imatrix(rng) -> np.ndarray:
+    return np.repeat(rng.exponential(1.0, N // 2), 2).astype(np.float32)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_equal_distance_neighbours(fmt, rng):
+    rows = 256
+    small = rng.choice(np.float32([0.3, 0.5, 0.7, 1.0, 1.5, 2.0]), (rows, N // 2))
+    x = np.concatenate([
+        _pairs(rng, rows),
+        _pairs(rng, rows, 10.0 ** rng.uniform(-20, 20, (rows, 1))),
+        np.repeat(small, 2, axis=1) * rng.choice(np.float32([-1, 1]), (rows, N)),
+        np.repeat(np.round(rng.standard_normal((rows, N // 2)) * 4) / 4, 2, axis=1),
+    ])
+    for imatrix in (_pair_imatrix(rng), np.ones(N, np.float32)):
+        _check(fmt, x, imatrix)
+        _check(fmt, _ulp_jitter(rng, x, 0.2), imatrix)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_magnitudes_and_importance(fmt, rng):
+    g = np.concatenate([_pairs(rng, 8), rng.standard_normal((8, N)).astype(np.float32)])
+    scales = [1e-38, 1e-30, 1e-20, 1e-6, 1, 1e6, 1e15, 1e20, 1e30, 1e37]
+    x = np.concatenate([g * np.float32(s) for s in scales])
+    e = _pair_imatrix(rng)
+    for imatrix in (e, np.where(rng.random(N) < 0.5, 0, e), (10.0 ** rng.uniform(-6, 6, N)).astype(np.float32),
+                    np.full(N, 1e-30, np.float32), np.full(N, 1e30, np.float32)):
+        _check(fmt, x, imatrix.astype(np.float32))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_many_random_rows(fmt, rng):
+    rows = 256
+    for d in (rng.standard_normal((rows, N)), rng.laplace(size=(rows, N)), rng.standard_t(2, (rows, N)),
+              rng.uniform(-1, 1, (rows, N))):
+        _check(fmt, np.asarray(d, np.float32), np.exp(rng.standard_normal(N)).astype(np.float32))
+
+
+def test_group_preparation(rng):
+    """The AVX2 group preparation (weights, sign folding, maximum): signed zeros, subnormals, all-zero
+    and tiny groups, odd counts of negatives with tied w*x*x, and IQ2_S without an importance matrix."""
+    rows = 32
+    x = rng.standard_normal((rows, N)).astype(np.float32)
+    x[0::4, ::3] = -0.0
+    x[1::4, ::2] = np.float32(1e-42) * rng.choice([-1, 1], (rows // 4, N // 2))
+    x[2::4, :32] = 0
+    x[3::4] = np.repeat(rng.choice(np.float32([-1, 1]), (rows // 4, N // 8)), 8, axis=1) * 0.5
+    x[3::4, ::16] = -np.abs(x[3::4, ::16])
+    for fmt in FORMATS:
+        for imatrix in (np.exp(rng.standard_normal(N)).astype(np.float32), np.ones(N, np.float32)):
+            _check(fmt, x, imatrix)
+    out = {}
+    for isa in ("scalar", "avx2"):
+        with dg.using_isa(isa):
+            out[isa] = dg.quantize(x, "IQ2_S", threads=1)
+    assert_bytes_equal("IQ2_S", out["avx2"], out["scalar"])
