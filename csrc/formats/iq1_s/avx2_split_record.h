@@ -46,12 +46,15 @@ inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, iq1s
     const float w32 = S.sumw[kGroup];
     if (fine != 0xff || !(w32 >= 0x1p-40f && w32 <= 0x1p50f)) return false;
 
-    // Estimates of every candidate's score; -inf for lanes past i2 = 32 and for q2 <= 0.
+    // Estimates of every candidate's score; -inf for lanes past i2 = 32 (q2 = -inf there, see
+    // avx2_split_sums.h) and for q2 <= 0. cmax: per lane, the larger of the two shifts' estimates;
+    // run: per lane, the largest estimate of chunks 0..p (so "some lane of run[p] >= x" is
+    // monotone in p), with a padding chunk of +inf.
     alignas(32) float est[kChunks][2][8];
+    alignas(32) float cmax[kChunks][8];
+    alignas(32) float run[kChunks + 1][8];
     int8_t chunk_i1[kChunks], chunk_i2[kChunks];
-    const __m256 ninf = _mm256_set1_ps(-INFINITY);
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256 top = ninf;
+    __m256 top = _mm256_set1_ps(-INFINITY);
     int p = 0;
     for (int i1 = 0; i1 <= kGroup; ++i1) {
         const Iq1sSplitSums::Row r = S.row(i1);
@@ -59,30 +62,36 @@ inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, iq1s
             chunk_i1[p] = static_cast<int8_t>(i1);
             chunk_i2[p] = static_cast<int8_t>(i2);
             const SplitVec v = S.at(r, i2);
-            const __m256 live = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(kGroup + 1 - i2), lane));
-            for (int s = 0; s < 2; ++s) {
-                const __m256 e = _mm256_blendv_ps(ninf, split_score_estimate(v.qx[s], v.q2[s]), live);
-                _mm256_store_ps(est[p][s], e);
-                top = _mm256_max_ps(top, e);
-            }
+            const __m256 e0 = split_score_estimate(v.qx[0], v.q2[0]);
+            const __m256 e1 = split_score_estimate(v.qx[1], v.q2[1]);
+            _mm256_store_ps(est[p][0], e0);
+            _mm256_store_ps(est[p][1], e1);
+            _mm256_store_ps(cmax[p], _mm256_max_ps(e0, e1));
+            top = _mm256_max_ps(_mm256_max_ps(top, e0), e1);
+            _mm256_store_ps(run[p], top);
         }
     }
+    _mm256_store_ps(run[kChunks], _mm256_set1_ps(INFINITY));
     const float m = hmax_ps(top);
     if (!(m >= 0x1p-60f && m <= FLT_MAX)) return false;
 
     // First candidate (code (chunk * 8 + lane) * 2 + shift, scan order) with an estimate >= x in
-    // chunks 0..last.
+    // chunks 0..last: its chunk is the first whose run has a lane >= x (binary search, no
+    // data-dependent branch), then the first such lane and shift there.
     auto first_at_least = [&](float x, int last) {
         const __m256 vx = _mm256_set1_ps(x);
-        for (int q = 0; q <= last; ++q) {
-            const unsigned m0 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(est[q][0]), vx, _CMP_GE_OQ)));
-            const unsigned m1 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(est[q][1]), vx, _CMP_GE_OQ)));
-            if (m0 | m1) {
-                const int l = __builtin_ctz(m0 | m1);
-                return (q * 8 + l) * 2 + (((m0 >> l) & 1) ? 0 : 1);
-            }
+        int q = 0;  // every chunk before q has no estimate >= x
+        for (int step = 64; step; step >>= 1) {
+            const int t = q + step - 1 < kChunks ? q + step - 1 : kChunks;
+            const int none = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(run[t]), vx, _CMP_GE_OQ)) == 0;
+            q += step & -none;
         }
-        return -1;
+        if (q > last) return -1;
+        const unsigned m0 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(est[q][0]), vx, _CMP_GE_OQ)));
+        const unsigned m1 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(est[q][1]), vx, _CMP_GE_OQ)));
+        if (!(m0 | m1)) return -1;  // not reached: run[q] >= x and run[q - 1] < x in some lane
+        const int l = __builtin_ctz(m0 | m1);
+        return (q * 8 + l) * 2 + (((m0 >> l) & 1) ? 0 : 1);
     };
     const int f = clear_record(m, kChunks - 1, first_at_least, [](int code) { return code >> 4; });
     if (f < 0) return false;
@@ -106,6 +115,7 @@ inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, iq1s
     b.shift = s0 == 0 ? 1 : -1;
     const __m256 band = _mm256_set1_ps(est[q0][s0][l0] * 0.9995f);
     for (int q = q0; q < kChunks; ++q) {
+        if (q != q0 && !_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(cmax[q]), band, _CMP_GE_OQ))) continue;
         unsigned m0 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(est[q][0]), band, _CMP_GE_OQ)));
         unsigned m1 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(est[q][1]), band, _CMP_GE_OQ)));
         if (q == q0) {  // only the candidates after f

@@ -32,6 +32,10 @@ public:
                 _mm256_store_ps(tw[s] + i, _mm256_mul_ps(_mm256_mul_ps(cw, v2), v2));
             }
         }
+        // Lanes past i2 = 32 get q2 = -inf (NaN if another term is inf): sumq2 > 0 rejects them,
+        // and their score estimates are -inf.
+        for (int s = 0; s < 2; ++s)
+            for (int j = kGroup + 1; j < kGroup + 8; ++j) tw[s][j] = -__builtin_inff();
     }
 
     static const float* values(int s) { return s == 0 ? iq::kIq1Plus : iq::kIq1Minus; }
