@@ -112,3 +112,24 @@ def test_many_random_rows(fmt, rng):
     ]
     for d in dists:
         _check(fmt, np.asarray(d, np.float32), np.exp(rng.standard_normal(N)).astype(np.float32))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_sort_ties(fmt, rng):
+    """The stable sort of a group (vectorized ranks: <= against earlier elements, < against later
+    ones, in and across the 8-lane blocks): groups drawn from 2-4 values, with +0/-0 (equal, so
+    index order decides), equal values placed in the same lane of different blocks, and ties at
+    block boundaries."""
+    rows = 64
+    few = rng.choice(np.float32([-1.5, -0.0, 0.0, 0.75, 2.0]), (rows, N))
+    two = rng.choice(np.float32([-1, 1]), (rows, N)) * rng.choice(np.float32([0.5, 1.0]), (rows, N // 32, 1)).repeat(32, 1).reshape(rows, N)
+    lanes = np.tile(rng.standard_normal((rows, N // 32, 1, 8)), (1, 1, 4, 1)).reshape(rows, N)  # block copies
+    edge = rng.standard_normal((rows, N)).astype(np.float32)
+    g = edge.reshape(rows, N // 32, 32)
+    g[:, :, 8] = g[:, :, 7]
+    g[:, :, 16] = g[:, :, 15]
+    g[:, :, 24] = g[:, :, 0]
+    g[:, :, 31] = g[:, :, 23]
+    x = np.concatenate([few, _ulp_jitter(rng, few, 0.2), two, lanes, edge]).astype(np.float32)
+    for imatrix in (np.ones(N, np.float32), rng.exponential(1.0, N).astype(np.float32)):
+        _check(fmt, x, imatrix)

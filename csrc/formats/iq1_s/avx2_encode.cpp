@@ -93,6 +93,19 @@ iq1s::Split search_split(const float* xb, const float* weight, float max, int* o
     return search_chain(S, max);
 }
 
+// iq::imatrix_weights of a group, 8 lanes at a time: qw * sqrt(sigma2 + x*x) with the same
+// roundings (mul, add, correctly rounded sqrt, mul; no contraction).
+struct Avx2ImatrixWeights {
+    void operator()(const float* xb, const float* qw, float sigma2, float* w) const {
+        const __m256 s2 = _mm256_set1_ps(sigma2);
+        for (int i = 0; i < kGroup; i += 8) {
+            const __m256 x = _mm256_loadu_ps(xb + i);
+            const __m256 r = _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(x, x)));
+            _mm256_storeu_ps(w + i, _mm256_mul_ps(_mm256_loadu_ps(qw + i), r));
+        }
+    }
+};
+
 }  // namespace
 
 void encode_iq1_s(const float* x, void* dst, int64_t n, const float* imatrix) {
@@ -106,7 +119,7 @@ void encode_iq1_s(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* y = static_cast<block_iq1_s*>(dst);
     for (int64_t b = 0; b < n / QK_K; ++b) {
         if (all_finite(x + b * QK_K, QK_K))
-            iq1s::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, group);
+            iq1s::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, group, Avx2ImatrixWeights{});
         else  // non-finite input (refused by the API): the scalar code's result, whatever it is
             ref::encode_iq1_s(x + b * QK_K, y + b, QK_K, imatrix + b * QK_K);
     }

@@ -55,9 +55,21 @@ DGK_HD GroupResult encode_group(const Grid& A, const float* xb, const float* wei
     return r;
 }
 
-// One super-block; `group(xb, weight)` encodes a group (encode_group with the file's searches).
-template <class Group>
-DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq1_s* y, Group&& group) {
+// ggml's importance weights of a group (iq::imatrix_weights), the default of encode_superblock.
+struct ImatrixWeights {
+#if defined(__CUDACC__)
+    __host__ __device__
+#endif
+    void operator()(const float* xb, const float* qw, float sigma2, float* w) const {
+        iq::imatrix_weights(xb, qw, sigma2, kGroup, w);
+    }
+};
+
+// One super-block; `group(xb, weight)` encodes a group (encode_group with the file's searches);
+// `weights(xb, qw, sigma2, w)` gives a group's importance weights, exactly as ImatrixWeights.
+template <class Group, class Weights = ImatrixWeights>
+DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq1_s* y, Group&& group,
+                              Weights weights = Weights{}) {
     iq::clear_block(*y);
     const float sigma2 = iq::superblock_sigma2(xbl, 2);
 
@@ -67,7 +79,7 @@ DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq1_s* 
     for (int ib = 0; ib < QK_K / kGroup; ++ib) {
         const float* xb = xbl + kGroup * ib;
         alignas(32) float weight[kGroup];
-        iq::imatrix_weights(xb, qwbl + kGroup * ib, sigma2, kGroup, weight);
+        weights(xb, qwbl + kGroup * ib, sigma2, weight);
         const GroupResult r = group(xb, static_cast<const float*>(weight));
         uint16_t h = 0;
         for (int k = 0; k < kGroup / 8; ++k) {
