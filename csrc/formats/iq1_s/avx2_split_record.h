@@ -33,6 +33,22 @@
 namespace dgk::avx2 {
 namespace {
 
+// The chunks of the scan in order: rows i1 = 0..32, in each i2 = i1, i1 + 8, ... <= 32.
+struct Iq1sChunks {
+    int8_t i1[85], i2[85];
+    constexpr Iq1sChunks() : i1(), i2() {
+        int p = 0;
+        for (int a = 0; a <= 32; ++a)
+            for (int b = a; b <= 32; b += 8, ++p) {
+                i1[p] = static_cast<int8_t>(a);
+                i2[p] = static_cast<int8_t>(b);
+            }
+    }
+};
+constexpr Iq1sChunks kIq1sChunks{};
+static_assert(kIq1sChunks.i1[84] == 32 && kIq1sChunks.i2[84] == 32 && kIq1sChunks.i1[83] == 31,
+              "85 chunks, the last one i1 = i2 = 32");
+
 inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, iq1s::Split* out) {
     constexpr int kGroup = Iq1sSplitSums::kGroup;
     constexpr int kChunks = 85;  // vectors of 8 consecutive i2 >= i1, over all rows i1
@@ -53,23 +69,18 @@ inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, iq1s
     alignas(32) float est[kChunks][2][8];
     alignas(32) float cmax[kChunks][8];
     alignas(32) float run[kChunks + 1][8];
-    int8_t chunk_i1[kChunks], chunk_i2[kChunks];
+    const int8_t* chunk_i1 = kIq1sChunks.i1;
+    const int8_t* chunk_i2 = kIq1sChunks.i2;
     __m256 top = _mm256_set1_ps(-INFINITY);
-    int p = 0;
-    for (int i1 = 0; i1 <= kGroup; ++i1) {
-        const Iq1sSplitSums::Row r = S.row(i1);
-        for (int i2 = i1; i2 <= kGroup; i2 += 8, ++p) {
-            chunk_i1[p] = static_cast<int8_t>(i1);
-            chunk_i2[p] = static_cast<int8_t>(i2);
-            const SplitVec v = S.at(r, i2);
-            const __m256 e0 = split_score_estimate(v.qx[0], v.q2[0]);
-            const __m256 e1 = split_score_estimate(v.qx[1], v.q2[1]);
-            _mm256_store_ps(est[p][0], e0);
-            _mm256_store_ps(est[p][1], e1);
-            _mm256_store_ps(cmax[p], _mm256_max_ps(e0, e1));
-            top = _mm256_max_ps(_mm256_max_ps(top, e0), e1);
-            _mm256_store_ps(run[p], top);
-        }
+    for (int p = 0; p < kChunks; ++p) {  // one loop over all chunks: no per-row setup or exit
+        const SplitVec v = S.at(chunk_i1[p], chunk_i2[p]);
+        const __m256 e0 = split_score_estimate(v.qx[0], v.q2[0]);
+        const __m256 e1 = split_score_estimate(v.qx[1], v.q2[1]);
+        _mm256_store_ps(est[p][0], e0);
+        _mm256_store_ps(est[p][1], e1);
+        _mm256_store_ps(cmax[p], _mm256_max_ps(e0, e1));
+        top = _mm256_max_ps(_mm256_max_ps(top, e0), e1);
+        _mm256_store_ps(run[p], top);
     }
     _mm256_store_ps(run[kChunks], _mm256_set1_ps(INFINITY));
     const float m = hmax_ps(top);
@@ -100,7 +111,7 @@ inline bool iq1s_search_record(const Iq1sSplitSums& S, const float* weight, iq1s
     const int q0 = f >> 4, l0 = (f >> 1) & 7, s0 = f & 1;
     alignas(32) float vx[2][8], v2[2][8];
     auto load = [&](int q) {
-        const SplitVec v = S.at(S.row(chunk_i1[q]), chunk_i2[q]);
+        const SplitVec v = S.at(chunk_i1[q], chunk_i2[q]);
         for (int s = 0; s < 2; ++s) {
             _mm256_store_ps(vx[s], v.qx[s]);
             _mm256_store_ps(v2[s], v.q2[s]);

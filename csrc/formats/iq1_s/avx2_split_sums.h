@@ -32,6 +32,17 @@ public:
                 _mm256_store_ps(tw[s] + i, _mm256_mul_ps(_mm256_mul_ps(cw, v2), v2));
             }
         }
+        // Level-0 terms per i1 and shift, as row() computes them: (sumx[i1] - sumx[0]) * v0,
+        // ((sumw[i1] - sumw[0]) * v0) * v0.
+        for (int i = 0; i < kGroup + 8; i += 8) {
+            const __m256 ax = _mm256_sub_ps(_mm256_load_ps(sumx + i), _mm256_set1_ps(sumx[0]));
+            const __m256 aw = _mm256_sub_ps(_mm256_load_ps(sumw + i), _mm256_set1_ps(sumw[0]));
+            for (int s = 0; s < 2; ++s) {
+                const __m256 v0 = _mm256_set1_ps(values(s)[0]);
+                _mm256_store_ps(rx[s] + i, _mm256_mul_ps(ax, v0));
+                _mm256_store_ps(rw[s] + i, _mm256_mul_ps(_mm256_mul_ps(aw, v0), v0));
+            }
+        }
         // Lanes past i2 = 32 get q2 = -inf (NaN if another term is inf): sumq2 > 0 rejects them,
         // and their score estimates are -inf.
         for (int s = 0; s < 2; ++s)
@@ -71,10 +82,26 @@ public:
         return v;
     }
 
+    // The same as at(row(i1), i2), the row terms read from tables (no per-row setup).
+    SplitVec at(int i1, int i2) const {
+        const __m256 bx = _mm256_sub_ps(_mm256_loadu_ps(sumx + i2), _mm256_broadcast_ss(sumx + i1));
+        const __m256 bw = _mm256_sub_ps(_mm256_loadu_ps(sumw + i2), _mm256_broadcast_ss(sumw + i1));
+        SplitVec v;
+        for (int s = 0; s < 2; ++s) {
+            const __m256 v1 = _mm256_set1_ps(values(s)[1]);
+            v.qx[s] = _mm256_add_ps(_mm256_add_ps(_mm256_broadcast_ss(rx[s] + i1), _mm256_mul_ps(bx, v1)),
+                                    _mm256_loadu_ps(tx[s] + i2));
+            v.q2[s] = _mm256_add_ps(_mm256_add_ps(_mm256_broadcast_ss(rw[s] + i1), _mm256_mul_ps(_mm256_mul_ps(bw, v1), v1)),
+                                    _mm256_loadu_ps(tw[s] + i2));
+        }
+        return v;
+    }
+
     alignas(32) float sumx[kGroup + 8], sumw[kGroup + 8];
 
 private:
     alignas(32) float tx[2][kGroup + 8], tw[2][kGroup + 8];
+    alignas(32) float rx[2][kGroup + 8], rw[2][kGroup + 8];
 };
 
 }  // namespace
