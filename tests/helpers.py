@@ -212,3 +212,23 @@ def bf16_bits_to_f32(bits: np.ndarray) -> np.ndarray:
 # Folder holding the dgkernels package under test (the installed one in CI, python/ in a dev tree):
 # child processes get it on PYTHONPATH so they import the same build.
 PKG_PARENT = str(Path(dg.__file__).resolve().parent.parent)
+
+
+def assert_avx2_encodes_as_scalar(fmt: str, x: np.ndarray, imatrix, row: int = 256) -> None:
+    """Encode x (cut into rows of `row` weights) on the scalar and AVX2 kernels: same bytes."""
+    x = np.ascontiguousarray(x, np.float32).reshape(-1, row)
+    if imatrix is not None:
+        imatrix = np.ascontiguousarray(imatrix, np.float32)
+    out = {}
+    for isa in ("scalar", "avx2"):
+        with dg.using_isa(isa):
+            out[isa] = dg.quantize(x, fmt, imatrix=imatrix, threads=1)
+    assert_bytes_equal(fmt, out["avx2"], out["scalar"])
+
+
+def ulp_jitter(rng, x: np.ndarray, p: float = 0.5) -> np.ndarray:
+    """x with each entry, with probability p, moved one ulp up or down."""
+    up = np.nextafter(x, np.float32(np.inf))
+    down = np.nextafter(x, np.float32(-np.inf))
+    r = rng.random(x.shape)
+    return np.where(r < p / 2, up, np.where(r < p, down, x)).astype(np.float32)

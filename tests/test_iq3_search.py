@@ -11,29 +11,11 @@ import numpy as np
 import pytest
 
 import dgkernels as dg
-from helpers import assert_bytes_equal
+from helpers import assert_avx2_encodes_as_scalar, ulp_jitter
 
 pytestmark = pytest.mark.skipif("avx2" not in dg.available_isas(), reason="this CPU only runs the scalar kernels")
 FORMATS = ["IQ3_XXS", "IQ3_S"]
 N = 256  # one super-block per row
-
-
-def _check(fmt: str, x: np.ndarray, imatrix: np.ndarray | None) -> None:
-    x = np.ascontiguousarray(x, np.float32).reshape(-1, N)
-    if imatrix is not None:
-        imatrix = np.ascontiguousarray(imatrix, np.float32)
-    out = {}
-    for isa in ("scalar", "avx2"):
-        with dg.using_isa(isa):
-            out[isa] = dg.quantize(x, fmt, imatrix=imatrix, threads=1)
-    assert_bytes_equal(fmt, out["avx2"], out["scalar"])
-
-
-def _ulp_jitter(rng, x: np.ndarray, p: float = 0.5) -> np.ndarray:
-    up = np.nextafter(x, np.float32(np.inf))
-    down = np.nextafter(x, np.float32(-np.inf))
-    r = rng.random(x.shape)
-    return np.where(r < p / 2, up, np.where(r < p, down, x)).astype(np.float32)
 
 
 def _boundary_rows(rng, rows: int) -> np.ndarray:
@@ -72,17 +54,17 @@ def _imatrices(rng):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_level_boundaries(fmt, rng):
     x = _boundary_rows(rng, 48)
-    x = np.concatenate([x, _ulp_jitter(rng, x)])
+    x = np.concatenate([x, ulp_jitter(rng, x)])
     for im in _imatrices(rng):
-        _check(fmt, x, im)
+        assert_avx2_encodes_as_scalar(fmt, x, im)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_distance_ties(fmt, rng):
     x = _tie_rows(rng, 16)
     for im in _imatrices(rng):
-        _check(fmt, x, im)
-        _check(fmt, _ulp_jitter(rng, x), im)
+        assert_avx2_encodes_as_scalar(fmt, x, im)
+        assert_avx2_encodes_as_scalar(fmt, ulp_jitter(rng, x), im)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -93,7 +75,7 @@ def test_magnitudes(fmt, rng):
     scales = [1e-44, 1e-41, 1e-38, 1e-30, 1e-6, 1, 1e6, 1e15, 1e18, 1e19, 1e20, 1e30, 3e38]
     x = np.concatenate([np.clip(g, -1, 1) * np.float32(s) for s in scales]).astype(np.float32)
     for im in _imatrices(rng) + [np.full(N, 1e30, np.float32), np.full(N, 1e-30, np.float32)]:
-        _check(fmt, x, im)
+        assert_avx2_encodes_as_scalar(fmt, x, im)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -110,4 +92,4 @@ def test_many_random_rows(fmt, rng):
     ]
     for d in dists:
         for im in (None, np.exp(rng.standard_normal(N)).astype(np.float32)):
-            _check(fmt, np.asarray(d, np.float32), im)
+            assert_avx2_encodes_as_scalar(fmt, np.asarray(d, np.float32), im)
