@@ -115,6 +115,8 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
             join |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(here, next)))) << t0;
         }
         join &= off[k] >> 1;
+        Iq2Bound bound;  // the error bound's sums of this point, for its first run of 3 or more trials
+        bool have_bound = false;
         for (uint32_t m = off[k]; m;) {
             const int a = __builtin_ctz(m);
             const int b = a + __builtin_ctz(~(join >> a));
@@ -123,7 +125,11 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
                 for (int t = a; t <= b; ++t)
                     key[k][t] = iq2_snap_off(A, static_cast<uint16_t>(key[k][t]), x, w, _mm256_mul_ps(_mm256_set1_ps(scale[t]), odd));
             } else {
-                Iq2RunSnap(A, x, w, scale, key[k], static_cast<uint16_t>(key[k][a])).run(a, b);
+                if (!have_bound) {
+                    bound = Iq2Bound(x, w);
+                    have_bound = true;
+                }
+                Iq2RunSnap(A, x, w, bound, scale, key[k], static_cast<uint16_t>(key[k][a])).run(a, b);
             }
         }
     }
