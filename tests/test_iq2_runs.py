@@ -96,3 +96,22 @@ def test_group_preparation(rng):
         with dg.using_isa(isa):
             out[isa] = dg.quantize(x, "IQ2_S", threads=1)
     assert_bytes_equal("IQ2_S", out["avx2"], out["scalar"])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_run_boundaries(fmt, rng):
+    """Runs of trials with one off-grid key are found from a mask of equal neighbouring keys
+    (avx2_iq2_trials.h): octets whose key stays the same over many trial scales (one dominant
+    element, two-level octets, constant octets), so runs start at the first trial, end at the last
+    one, touch on-grid trials and each other, and have every length."""
+    rows = 256
+    spike = rng.uniform(0.0, 0.3, (rows, N)) * rng.choice([-1, 1], (rows, N))
+    spike[:, ::8] = rng.uniform(1.0, 3.0, (rows, N // 8))
+    lo_hi = np.where(rng.random((rows, N)) < rng.uniform(0.1, 0.9, (rows, 1)),
+                     rng.uniform(0.2, 0.6, (rows, 1)), 1.0) * rng.choice([-1, 1], (rows, N))
+    const = np.repeat(rng.uniform(0.1, 2.0, (rows, N // 8)), 8, axis=1) * rng.choice([-1, 1], (rows, N))
+    const[:, 3::8] *= rng.uniform(0.5, 1.5, (rows, N // 8))
+    x = np.concatenate([spike, lo_hi, const]).astype(np.float32)
+    for imatrix in (np.exp(rng.standard_normal(N)).astype(np.float32), np.ones(N, np.float32)):
+        _check(fmt, x, imatrix)
+        _check(fmt, _ulp_jitter(rng, x, 0.3), imatrix)

@@ -80,7 +80,7 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
     const __m256 odd = iq2_odd4();
     const int ntr = is_hi - is_lo + 1;
     alignas(32) float scale[32] = {};  // 8 past the last trial for Iq2RunSnap
-    alignas(32) uint32_t key[NP][24];
+    alignas(32) uint32_t key[NP][32];  // 8 past the last vector for the run masks' unaligned loads
     uint32_t off[NP] = {};
     for (int t0 = 0; t0 < ntr; t0 += 8) {
         const __m256 isf = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(is_lo + t0), lane));
@@ -102,16 +102,34 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
         off[k] &= (1u << ntr) - 1;
         const float* x = g.xval + 8 * k;
         const float* w = g.waux + 8 * k;
+        // Bit t of join: trials t and t+1 have the same key and t+1 is off the grid (t+1 < ntr). Levels
+        // grow with id, so equal keys are consecutive and a run from a ends at the first t >= a
+        // without the bit. The mask is taken before any snapping; snapping rewrites only keys of
+        // trials before the next run's start, and the bits read for a run are those of its own
+        // trials and the one after it.
+        key[k][(ntr + 7) & ~7] = 0;  // the last vector's unaligned load reads one entry past the written ones
+        uint32_t join = 0;
+        for (int t0 = 0; t0 < ntr; t0 += 8) {
+            const __m256i here = _mm256_load_si256(reinterpret_cast<const __m256i*>(key[k] + t0));
+            const __m256i next = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key[k] + t0 + 1));
+            join |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(here, next)))) << t0;
+        }
+        join &= off[k] >> 1;
+        Iq2Bound bound;  // the error bound's sums of this point, for its first run of 3 or more trials
+        bool have_bound = false;
         for (uint32_t m = off[k]; m;) {
             const int a = __builtin_ctz(m);
-            int b = a;  // levels grow with id, so equal keys are consecutive
-            while (b + 1 < ntr && ((m >> (b + 1)) & 1) && key[k][b + 1] == key[k][a]) ++b;
+            const int b = a + __builtin_ctz(~(join >> a));
             m &= ~((2u << b) - 1);
             if (b - a < 2) {
                 for (int t = a; t <= b; ++t)
                     key[k][t] = iq2_snap_off(A, static_cast<uint16_t>(key[k][t]), x, w, _mm256_mul_ps(_mm256_set1_ps(scale[t]), odd));
             } else {
-                Iq2RunSnap(A, x, w, scale, key[k], static_cast<uint16_t>(key[k][a])).run(a, b);
+                if (!have_bound) {
+                    bound = Iq2Bound(x, w);
+                    have_bound = true;
+                }
+                Iq2RunSnap(A, x, w, bound, scale, key[k], static_cast<uint16_t>(key[k][a])).run(a, b);
             }
         }
     }
