@@ -11,28 +11,11 @@ import numpy as np
 import pytest
 
 import dgkernels as dg
-from helpers import assert_bytes_equal
+from helpers import assert_avx2_encodes_as_scalar, ulp_jitter
 
 pytestmark = pytest.mark.skipif("avx2" not in dg.available_isas(), reason="this CPU only runs the scalar kernels")
 FORMATS = ["IQ2_XS", "IQ2_XXS", "IQ2_S"]
 N = 256  # one super-block per row
-
-
-def _check(fmt: str, x: np.ndarray, imatrix: np.ndarray) -> None:
-    x = np.ascontiguousarray(x, np.float32).reshape(-1, N)
-    imatrix = np.ascontiguousarray(imatrix, np.float32)
-    out = {}
-    for isa in ("scalar", "avx2"):
-        with dg.using_isa(isa):
-            out[isa] = dg.quantize(x, fmt, imatrix=imatrix, threads=1)
-    assert_bytes_equal(fmt, out["avx2"], out["scalar"])
-
-
-def _ulp_jitter(rng, x: np.ndarray, p: float = 0.5) -> np.ndarray:
-    up = np.nextafter(x, np.float32(np.inf))
-    down = np.nextafter(x, np.float32(-np.inf))
-    r = rng.random(x.shape)
-    return np.where(r < p / 2, up, np.where(r < p, down, x)).astype(np.float32)
 
 
 def _pairs(rng, rows: int, scale=1.0) -> np.ndarray:
@@ -55,8 +38,8 @@ def test_equal_distance_neighbours(fmt, rng):
         np.repeat(np.round(rng.standard_normal((rows, N // 2)) * 4) / 4, 2, axis=1),
     ])
     for imatrix in (_pair_imatrix(rng), np.ones(N, np.float32)):
-        _check(fmt, x, imatrix)
-        _check(fmt, _ulp_jitter(rng, x, 0.2), imatrix)
+        assert_avx2_encodes_as_scalar(fmt, x, imatrix)
+        assert_avx2_encodes_as_scalar(fmt, ulp_jitter(rng, x, 0.2), imatrix)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -67,7 +50,7 @@ def test_magnitudes_and_importance(fmt, rng):
     e = _pair_imatrix(rng)
     for imatrix in (e, np.where(rng.random(N) < 0.5, 0, e), (10.0 ** rng.uniform(-6, 6, N)).astype(np.float32),
                     np.full(N, 1e-30, np.float32), np.full(N, 1e30, np.float32)):
-        _check(fmt, x, imatrix.astype(np.float32))
+        assert_avx2_encodes_as_scalar(fmt, x, imatrix.astype(np.float32))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -75,7 +58,7 @@ def test_many_random_rows(fmt, rng):
     rows = 256
     for d in (rng.standard_normal((rows, N)), rng.laplace(size=(rows, N)), rng.standard_t(2, (rows, N)),
               rng.uniform(-1, 1, (rows, N))):
-        _check(fmt, np.asarray(d, np.float32), np.exp(rng.standard_normal(N)).astype(np.float32))
+        assert_avx2_encodes_as_scalar(fmt, np.asarray(d, np.float32), np.exp(rng.standard_normal(N)).astype(np.float32))
 
 
 def test_group_preparation(rng):
@@ -90,7 +73,7 @@ def test_group_preparation(rng):
     x[3::4, ::16] = -np.abs(x[3::4, ::16])
     for fmt in FORMATS:
         for imatrix in (np.exp(rng.standard_normal(N)).astype(np.float32), np.ones(N, np.float32)):
-            _check(fmt, x, imatrix)
+            assert_avx2_encodes_as_scalar(fmt, x, imatrix)
     out = {}
     for isa in ("scalar", "avx2"):
         with dg.using_isa(isa):
@@ -113,5 +96,5 @@ def test_run_boundaries(fmt, rng):
     const[:, 3::8] *= rng.uniform(0.5, 1.5, (rows, N // 8))
     x = np.concatenate([spike, lo_hi, const]).astype(np.float32)
     for imatrix in (np.exp(rng.standard_normal(N)).astype(np.float32), np.ones(N, np.float32)):
-        _check(fmt, x, imatrix)
-        _check(fmt, _ulp_jitter(rng, x, 0.3), imatrix)
+        assert_avx2_encodes_as_scalar(fmt, x, imatrix)
+        assert_avx2_encodes_as_scalar(fmt, ulp_jitter(rng, x, 0.3), imatrix)
