@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import dgkernels as dg
-from helpers import assert_avx2_encodes_as_scalar, ulp_jitter
+from helpers import assert_avx2_encodes_as_scalar, assert_bytes_equal, ulp_jitter
 
 pytestmark = pytest.mark.skipif("avx2" not in dg.available_isas(), reason="this CPU only runs the scalar kernels")
 FORMATS = ["IQ2_XS", "IQ2_XXS", "IQ2_S"]
