@@ -15,7 +15,6 @@ namespace dgk::avx2 {
 // w*x*x, and 7 sign bits are kept (fold_signs).
 template <int NP, bool kParity>
 struct Avx2Iq2Prep {
-    static constexpr bool kScalar = false;
     float operator()(const float* xb, const float* qw, float sigma2, float* weight, float* xval, float* waux,
                      uint8_t* signs) const {
         const __m256 sign = _mm256_set1_ps(-0.0f), vs2 = _mm256_set1_ps(sigma2);

@@ -46,33 +46,9 @@ namespace dgk::avx2 {
 // Room for the longest neighbour list, padded (GridIndex checks its lists against it).
 constexpr int kIq2MaxNeighbours = iq2::kMaxNeighbours;
 
-// The scan of iq2_best_position that also stores every list entry's distance in d (padding
-// entries too: inf or NaN). Returns the winner's position, or -1 when none is below FLT_MAX.
+// The scan of iq2_best_position that also stores every list entry's distance in d.
 static inline int iq2_distances(const uint16_t* keys, int count, const __m256 T[8], float* d) {
-    __m256 best = _mm256_set1_ps(FLT_MAX);
-    __m256i pos = _mm256_set1_epi32(-1);
-    __m256i at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int c = 0; c < count; c += 8, at = _mm256_add_epi32(at, _mm256_set1_epi32(8))) {
-        __m256i k = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(keys + c)));
-        __m256 v = _mm256_permutevar_ps(T[0], k);
-#pragma GCC unroll 8
-        for (int j = 1; j < 8; ++j) {
-            k = _mm256_srli_epi32(k, 2);
-            v = _mm256_add_ps(v, _mm256_permutevar_ps(T[j], k));
-        }
-        _mm256_store_ps(d + c, v);
-        const __m256 lt = _mm256_cmp_ps(v, best, _CMP_LT_OQ);
-        best = _mm256_blendv_ps(best, v, lt);
-        pos = _mm256_blendv_epi8(pos, at, _mm256_castps_si256(lt));
-    }
-    const float m = hmin_ps(best);
-    if (!(m < FLT_MAX)) return -1;
-    unsigned lanes = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(best, _mm256_set1_ps(m), _CMP_EQ_OQ)));
-    alignas(32) int p[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(p), pos);
-    int r = p[__builtin_ctz(lanes)];
-    for (lanes &= lanes - 1; lanes; lanes &= lanes - 1) r = p[__builtin_ctz(lanes)] < r ? p[__builtin_ctz(lanes)] : r;
-    return r;
+    return iq2_scan<true>(keys, count, T, d);
 }
 
 // The smallest of d[0..count) other than d[i] and d[j], ignoring NaN (padding).

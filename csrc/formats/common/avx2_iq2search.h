@@ -42,8 +42,10 @@ static inline void iq2_terms(const float* x, const float* w, __m256 sq, __m256 T
 
 // The scalar neighbour scan (first strict minimum below FLT_MAX) over a padded list of neighbour
 // keys, 8 per vector: each lane sums its neighbour's 8 terms in element order. Returns the list
-// position of the winner, or -1 when no distance is below FLT_MAX.
-static inline int iq2_best_position(const uint16_t* keys, int count, const __m256 T[8]) {
+// position of the winner, or -1 when no distance is below FLT_MAX. With Keep, every list entry's
+// distance is also stored in d (padding entries too: inf or NaN).
+template <bool Keep>
+static inline int iq2_scan(const uint16_t* keys, int count, const __m256 T[8], float* d_out) {
     __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i pos = _mm256_set1_epi32(-1);
     __m256i at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -56,6 +58,7 @@ static inline int iq2_best_position(const uint16_t* keys, int count, const __m25
             k = _mm256_srli_epi32(k, 2);
             d = _mm256_add_ps(d, _mm256_permutevar_ps(T[j], k));
         }
+        if constexpr (Keep) _mm256_store_ps(d_out + c, d);
         const __m256 lt = _mm256_cmp_ps(d, best, _CMP_LT_OQ);
         best = _mm256_blendv_ps(best, d, lt);
         pos = _mm256_blendv_epi8(pos, at, _mm256_castps_si256(lt));
@@ -70,6 +73,10 @@ static inline int iq2_best_position(const uint16_t* keys, int count, const __m25
     int r = p[__builtin_ctz(lanes)];
     for (lanes &= lanes - 1; lanes; lanes &= lanes - 1) r = p[__builtin_ctz(lanes)] < r ? p[__builtin_ctz(lanes)] : r;
     return r;
+}
+
+static inline int iq2_best_position(const uint16_t* keys, int count, const __m256 T[8]) {
+    return iq2_scan<false>(keys, count, T, nullptr);
 }
 
 // The key of ggml's best neighbour of an off-grid key (iq2_find_best_neighbour /

@@ -16,32 +16,19 @@ namespace {
 constexpr float kZeroGroup = 1e-8f;
 
 // A group's weights (importance weights, or 0.25*sigma2 + x^2 without qw), magnitudes, sign bits
-// and sqrt weights; returns the largest magnitude (the AVX2 encoder passes its own form, same bits).
-DGK_HD float scalar_prep(const float* xb, const float* qw, float sigma2, float* weight, float* xval, float* waux,
-                         uint8_t* signs) {
-    if (qw) {
-        iq::imatrix_weights(xb, qw, sigma2, 16, weight);
-    } else {
-        for (int i = 0; i < 16; ++i) weight[i] = 0.25f * sigma2 + xb[i] * xb[i];
-    }
-    return iq::fold_group(2, xb, weight, false, xval, waux, signs);
-}
-
-// The preparation the encoders run: scalar_prep, or the AVX2 encoder's own (same bits), which
-// declares kScalar = false.
+// and sqrt weights; returns the largest magnitude.
+// The AVX2 encoders pass their own form (common/avx2_iq2_prep.h), same bits.
 struct ScalarPrep {
-    static constexpr bool kScalar = true;
-};
-template <class Prep>
-DGK_HD float prep_group(const Prep& prep, const float* xb, const float* qw, float sigma2, float* weight, float* xval,
-                        float* waux, uint8_t* signs) {
-    if constexpr (Prep::kScalar) {
-        (void)prep;
-        return scalar_prep(xb, qw, sigma2, weight, xval, waux, signs);
-    } else {
-        return prep(xb, qw, sigma2, weight, xval, waux, signs);
+    DGK_HD_MEMBER float operator()(const float* xb, const float* qw, float sigma2, float* weight, float* xval,
+                                   float* waux, uint8_t* signs) const {
+        if (qw) {
+            iq::imatrix_weights(xb, qw, sigma2, 16, weight);
+        } else {
+            for (int i = 0; i < 16; ++i) weight[i] = 0.25f * sigma2 + xb[i] * xb[i];
+        }
+        return iq::fold_group(2, xb, weight, false, xval, waux, signs);
     }
-}
+};
 
 // One super-block; `search(xval, weight, waux, max, points)` returns a 16-weight group's signed
 // scale and writes its two grid points.
@@ -57,7 +44,7 @@ DGK_HD void encode_superblock(const float* xbl, const float* qwbl, block_iq2_s* 
         const float* xb = xbl + 16 * ib;
         alignas(32) float weight[16], xval[16], waux[16];
         uint8_t signs[2];
-        const float max = prep_group(prep, xb, qwbl ? qwbl + 16 * ib : nullptr, sigma2, weight, xval, waux, signs);
+        const float max = prep(xb, qwbl ? qwbl + 16 * ib : nullptr, sigma2, weight, xval, waux, signs);
         scales[ib] = 0;
         if (max < kZeroGroup || max == 0) continue;  // iq::signed_group's test
         int points[2];

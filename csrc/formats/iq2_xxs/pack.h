@@ -17,28 +17,15 @@ constexpr int kMaxQ = 3;  // levels 0..2 -> odd values 1, 3, 5
 constexpr float kZeroGroup = 1e-15f;
 
 // A group's importance weights, magnitudes, sign bits (parity: 7 per point) and sqrt weights;
-// returns the largest magnitude (the AVX2 encoder passes its own form, same bits).
-DGK_HD float scalar_prep(const float* xb, const float* qw, float sigma2, float* weight, float* xval, float* waux,
-                         uint8_t* signs) {
-    iq::imatrix_weights(xb, qw, sigma2, 32, weight);
-    return iq::fold_group(4, xb, weight, true, xval, waux, signs);
-}
-
-// The preparation the encoders run: scalar_prep, or the AVX2 encoder's own (same bits), which
-// declares kScalar = false.
+// returns the largest magnitude.
+// The AVX2 encoders pass their own form (common/avx2_iq2_prep.h), same bits.
 struct ScalarPrep {
-    static constexpr bool kScalar = true;
-};
-template <class Prep>
-DGK_HD float prep_group(const Prep& prep, const float* xb, const float* qw, float sigma2, float* weight, float* xval,
-                        float* waux, uint8_t* signs) {
-    if constexpr (Prep::kScalar) {
-        (void)prep;
-        return scalar_prep(xb, qw, sigma2, weight, xval, waux, signs);
-    } else {
-        return prep(xb, qw, sigma2, weight, xval, waux, signs);
+    DGK_HD_MEMBER float operator()(const float* xb, const float* qw, float sigma2, float* weight, float* xval,
+                                   float* waux, uint8_t* signs) const {
+        iq::imatrix_weights(xb, qw, sigma2, 32, weight);
+        return iq::fold_group(4, xb, weight, true, xval, waux, signs);
     }
-}
+};
 
 // One 32-weight group: `prep` as above, then `search(xval, weight, waux, max, scale, points)` finds
 // the signed scale and the 4 grid points of the magnitudes xval (max > 0), returning false for a
@@ -49,7 +36,7 @@ DGK_HD float encode_group(const float* xb, const float* qw, float sigma2, Search
                           uint32_t* idx_word, uint32_t* sign_word) {
     alignas(32) float weight[32], xval[32], waux[32];
     uint8_t signs[4];
-    const float max = prep_group(prep, xb, qw, sigma2, weight, xval, waux, signs);
+    const float max = prep(xb, qw, sigma2, weight, xval, waux, signs);
     if (max < kZeroGroup) return 0;
     float scale;
     int points[4];

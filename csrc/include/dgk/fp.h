@@ -9,8 +9,10 @@
 // the linker picks for scalar code (an ODR-merged inline would risk SIGILL on older CPUs).
 #if defined(__CUDACC__)
 #define DGK_HD static __host__ __device__ inline
+#define DGK_HD_MEMBER __host__ __device__  // member functions of types in an unnamed namespace
 #else
 #define DGK_HD static inline
+#define DGK_HD_MEMBER
 #endif
 
 namespace dgk {
