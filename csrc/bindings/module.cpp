@@ -215,7 +215,6 @@ PYBIND11_MODULE(_core, m) {
     m.def("cpu_has_avx2", &cpu_has_avx2);
     m.def("set_stream_threshold", &set_stream_threshold, py::arg("bytes"),
           "Float32 decode outputs of at least this many bytes use streaming stores (-1: the LLC size); returns the old value.");
-    m.def("llc_bytes", &llc_bytes, "Bytes of the largest cache one core sees.");
     m.def("active_isa", [] { return static_cast<int>(active_isa()); });
     m.def("set_active_isa", [](int isa) { return set_active_isa(checked_isa(isa)); });
     m.def("hardware_threads", &hardware_threads);

@@ -34,14 +34,12 @@ static inline void stream_f32(float* dst, int64_t n, Eight eight, One one) {
 // (two 128-bit streaming stores per vector: numpy's large arrays are 16-, not 32-byte aligned).
 struct PlainStore {
     static void put(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
-    static void done() {}
 };
 struct StreamStore {
     static void put(float* p, __m256 v) {
         _mm_stream_ps(p, _mm256_castps256_ps128(v));
         _mm_stream_ps(p + 4, _mm256_extractf128_ps(v, 1));
     }
-    static void done() { _mm_sfence(); }
 };
 
 }  // namespace dgk::avx2
@@ -51,5 +49,5 @@ struct StreamStore {
     void name(const void* src, float* dst, int64_t nblocks) { name##_with<PlainStore>(src, dst, nblocks); } \
     void name##_stream(const void* src, float* dst, int64_t nblocks) {                                   \
         name##_with<StreamStore>(src, dst, nblocks);                                                     \
-        StreamStore::done();                                                                             \
+        _mm_sfence(); /* streaming stores are weakly ordered */                                          \
     }
