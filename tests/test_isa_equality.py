@@ -111,6 +111,34 @@ def test_encode_same_on_every_isa(fmt, weighted, rng):
             assert_bytes_equal(fmt, res[isa], res["scalar"])
 
 
+@pytest.mark.parametrize("fmt", ["Q4_0", "Q4_1", "Q5_0", "Q5_1"])
+def test_plain_legacy_octet_pipeline(fmt, rng):
+    """The plain legacy encoders compute an octet's scales one octet ahead: long rows whose octets
+    are clean or decline to the general path (a zero extreme, a +a/-a tie, a NaN) in random order
+    must still give each octet its own scales."""
+    octets, rows = 40, 6
+    x = rng.standard_normal((rows, octets, 8, 32)).astype(np.float32)
+    kind = rng.integers(0, 4, (rows, octets))
+    blk = rng.integers(0, 8, (rows, octets))
+    for r, o in zip(*np.nonzero(kind == 1)):
+        x[r, o, blk[r, o]] = np.abs(x[r, o, blk[r, o]])
+        # the min is a zero, whose sign is that of the block's first zero
+        x[r, o, blk[r, o], rng.choice(32, 3, replace=False)] = rng.choice([-0.0, 0.0], 3)
+    for r, o in zip(*np.nonzero(kind == 2)):
+        x[r, o, blk[r, o], :2] = [3.5, -3.5]              # +a/-a tie for the extreme
+        x[r, o, blk[r, o]] = np.clip(x[r, o, blk[r, o]], -3.5, 3.5)
+    x = x.reshape(rows, -1)
+    res = _encode_all(fmt, x, None)
+    for isa in OTHER_ISAS:
+        assert_bytes_equal(fmt, res[isa], res["scalar"])
+    # a NaN octet mid-row: the error names it, and a clean copy of the row is unaffected by it
+    bad = x[:1].copy()
+    bad[0, 7 * 256 + 3] = np.nan
+    for isa in dg.available_isas():
+        with dg.using_isa(isa), pytest.raises(ValueError, match="NaN"):
+            dg.quantize(bad, fmt, threads=1)
+
+
 # Bytes that make fp16/bf16/e8m0 scale fields inf, NaN (quiet and signalling, both signs), zero,
 # subnormal or tiny wherever they fall in a block.
 SPECIAL_BYTES = np.array([0x00, 0x01, 0x7C, 0x7D, 0x7E, 0x7F, 0x80, 0xFC, 0xFE, 0xFF], np.uint8)

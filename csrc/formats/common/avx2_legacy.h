@@ -75,13 +75,14 @@ static inline void store_scaled_offset32(__m256i q, float d, float m, float* dst
 // it is null. A last partial octet is padded with zero blocks, whose results the body drops.
 // Returns whether every value of the row was finite: the check rides on the loads the encoder makes
 // anyway (x - x is 0 unless x is NaN or Inf), so no separate pass over the row is needed.
-// Without an imatrix, fast(xs, b0) may take a whole octet first (avx2_legacy_plain.h): it returns
-// true when it wrote blocks b0..b0+7, which it does only for finite values.
+// Without an imatrix, fast(xs, b0, next_full) may take a whole octet first (avx2_legacy_plain.h):
+// it returns true when it wrote blocks b0..b0+7, which it does only for finite values; next_full
+// says whether the octet after it is whole (so it may be read ahead).
 struct NoFastPath {
-    bool operator()(const float*, int64_t) const { return false; }
+    bool operator()(const float*, int64_t, bool) const { return false; }
 };
 template <class Body, class Fast = NoFastPath>
-static inline bool for_each_block_octet(const float* x, const float* qw, int64_t n, Body body, Fast fast = {}) {
+static inline bool for_each_block_octet(const float* x, const float* qw, int64_t n, Body body, Fast&& fast = NoFastPath{}) {
     const int64_t nb = n / QK;
     // sigma2 is a sequential sum over the row, so it stays scalar
     const __m256 s2 = _mm256_set1_ps(qw ? ref::row_sigma2(x, n) : 0.0f);
@@ -92,7 +93,7 @@ static inline bool for_each_block_octet(const float* x, const float* qw, int64_t
         const int cnt = nb - b0 < 8 ? static_cast<int>(nb - b0) : 8;
         const float* xs = x + b0 * QK;
         const float* ws = qw ? qw + b0 * QK : nullptr;
-        if (cnt == 8 && !ws && fast(xs, b0)) continue;
+        if (cnt == 8 && !ws && fast(xs, b0, b0 + 16 <= nb)) continue;
         if (cnt < 8) {
             for (int j = 0; j < 8 * QK; ++j) pad_x[j] = pad_w[j] = 0.0f;
             __builtin_memcpy(pad_x, xs, static_cast<size_t>(cnt) * QK * sizeof(float));

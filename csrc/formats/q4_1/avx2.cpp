@@ -20,7 +20,7 @@ DGK_AVX2_DECODE_PAIR(decode_q4_1)
 int64_t encode_q4_1(const float* x, void* dst, int64_t n, const float* imatrix) {
     auto* out = static_cast<block_q4_1*>(dst);
     // plain: most octets take the natural-layout fast path (avx2_legacy_plain.h)
-    const auto fast = [out](const float* xs, int64_t b0) { return encode_plain_octet(xs, out + b0); };
+    PlainOctetEncoder<block_q4_1> fast(out);
     const bool finite = for_each_block_octet(x, imatrix, n, [out](const __m256* xt, const __m256* wt, int64_t b0, int cnt) {
         __m256i qt[QK];
         __m256 d, m;
