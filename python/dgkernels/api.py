@@ -2,6 +2,7 @@
 hands contiguous buffers to the C++ core, which runs with the GIL released."""
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -55,6 +56,7 @@ def _check_threads(threads) -> int:
     return int(threads)
 
 
+@functools.lru_cache(maxsize=None)  # a failed import is not cached by Python: it searched sys.path on every call
 def _bfloat16_dtype():
     try:
         import ml_dtypes  # optional: gives numpy a real bfloat16 dtype
