@@ -42,10 +42,9 @@ static inline void iq2_terms(const float* x, const float* w, __m256 sq, __m256 T
 
 // The scalar neighbour scan (first strict minimum below FLT_MAX) over a padded list of neighbour
 // keys, 8 per vector: each lane sums its neighbour's 8 terms in element order. Returns the list
-// position of the winner, or -1 when no distance is below FLT_MAX. With Keep, every list entry's
-// distance is also stored in d (padding entries too: inf or NaN).
-template <bool Keep>
-static inline int iq2_scan(const uint16_t* keys, int count, const __m256 T[8], float* d_out) {
+// position of the winner, or -1 when no distance is below FLT_MAX. (IQ1's searches; IQ2's use
+// iq2_distances below.)
+static inline int iq2_best_position(const uint16_t* keys, int count, const __m256 T[8]) {
     __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i pos = _mm256_set1_epi32(-1);
     __m256i at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -58,7 +57,6 @@ static inline int iq2_scan(const uint16_t* keys, int count, const __m256 T[8], f
             k = _mm256_srli_epi32(k, 2);
             d = _mm256_add_ps(d, _mm256_permutevar_ps(T[j], k));
         }
-        if constexpr (Keep) _mm256_store_ps(d_out + c, d);
         const __m256 lt = _mm256_cmp_ps(d, best, _CMP_LT_OQ);
         best = _mm256_blendv_ps(best, d, lt);
         pos = _mm256_blendv_epi8(pos, at, _mm256_castps_si256(lt));
@@ -75,8 +73,31 @@ static inline int iq2_scan(const uint16_t* keys, int count, const __m256 T[8], f
     return r;
 }
 
-static inline int iq2_best_position(const uint16_t* keys, int count, const __m256 T[8]) {
-    return iq2_scan<false>(keys, count, T, nullptr);
+// The scan of iq2_best_position that also stores every list entry's distance in d (padding entries
+// too: inf or NaN). Its winner, the first strict minimum below FLT_MAX, is the first entry equal to
+// the smallest distance m (NaN equals nothing, +-0 compare equal as in the scan), so the loop keeps
+// only the lane minima (min_ps(v, best) keeps best for a NaN v) and a second pass over d finds it:
+// fewer operations and registers than tracking positions.
+static inline int iq2_distances(const uint16_t* keys, int count, const __m256 T[8], float* d) {
+    __m256 best = _mm256_set1_ps(FLT_MAX);
+    for (int c = 0; c < count; c += 8) {
+        __m256i k = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(keys + c)));
+        __m256 v = _mm256_permutevar_ps(T[0], k);  // term 0 first, as above
+#pragma GCC unroll 8
+        for (int j = 1; j < 8; ++j) {
+            k = _mm256_srli_epi32(k, 2);
+            v = _mm256_add_ps(v, _mm256_permutevar_ps(T[j], k));
+        }
+        _mm256_store_ps(d + c, v);
+        best = _mm256_min_ps(v, best);
+    }
+    const float m = hmin_ps(best);
+    if (!(m < FLT_MAX)) return -1;
+    const __m256 vm = _mm256_set1_ps(m);
+    for (int c = 0;; c += 8) {  // m is one of the distances
+        const unsigned eq = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(d + c), vm, _CMP_EQ_OQ)));
+        if (eq) return c + __builtin_ctz(eq);
+    }
 }
 
 // The key of ggml's best neighbour of an off-grid key (iq2_find_best_neighbour /
@@ -98,8 +119,10 @@ static inline uint16_t iq2_snap_off(const GridArrays& A, uint16_t key, const flo
 #endif
     __m256 T[8];
     iq2_terms(x, w, sq, T);
-    bool none;
-    return iq2_best_neighbour_key(A, key, T, &none);
+    const uint32_t first = A.nb_offset[key] + 1;
+    alignas(32) float d[iq2::kMaxNeighbours];
+    const int p = iq2_distances(A.nb_keys + first, A.nb_keys[first - 1], T, d);
+    return A.nb_keys[first + (p < 0 ? 0 : p)];
 }
 
 }  // namespace dgk::avx2
