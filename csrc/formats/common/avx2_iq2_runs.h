@@ -46,11 +46,6 @@ namespace dgk::avx2 {
 // Room for the longest neighbour list, padded (GridIndex checks its lists against it).
 constexpr int kIq2MaxNeighbours = iq2::kMaxNeighbours;
 
-// The scan of iq2_best_position that also stores every list entry's distance in d.
-static inline int iq2_distances(const uint16_t* keys, int count, const __m256 T[8], float* d) {
-    return iq2_scan<true>(keys, count, T, d);
-}
-
 // The smallest of d[0..count) other than d[i] and d[j], ignoring NaN (padding).
 static inline float iq2_min_except(float* d, int count, int i, int j) {
     const float di = d[i], dj = d[j];
@@ -212,7 +207,8 @@ struct Iq2RunSnap {
     uint16_t scan_key(int t) const {
         __m256 T[8];
         iq2_terms(x, w, _mm256_mul_ps(_mm256_set1_ps(s[t]), iq2_odd4()), T);
-        const int p = iq2_best_position(list, count, T);
+        alignas(32) float d[kIq2MaxNeighbours];
+        const int p = iq2_distances(list, count, T, d);
         return list[p < 0 ? 0 : p];
     }
     void run(int a, int b) {

@@ -30,22 +30,33 @@ static inline __m256 iq2_values4(float q0, float q1, float q2) {
 static inline __m256 iq2_odd4() { return iq2_values4(1, 3, 5); }
 
 // Terms of a neighbour distance: T[j] lane l = w[j]*(sq_l - x[j])^2 rounded as the scalar code
-// does it ((w*e)*e with e = s*q - x), where sq = scale * level values. x and w are read from
-// memory for each search (keeping them in registers spills the scan's tables instead).
+// does it ((w*e)*e with e = s*q - x), where sq = scale * level values (the same in both halves).
+// Computed per level value with the elements in the lanes (4 vectors instead of 8), then
+// transposed: the same operations on the same values.
 static inline void iq2_terms(const float* x, const float* w, __m256 sq, __m256 T[8]) {
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-        const __m256 e = _mm256_sub_ps(sq, _mm256_set1_ps(x[j]));
-        T[j] = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(w[j]), e), e);
+    const __m256 xv = _mm256_loadu_ps(x), wv = _mm256_loadu_ps(w);
+    __m256 L[4];  // L[l] lane j: element j's term at level value l
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; ++l) {
+        const __m256 e = _mm256_sub_ps(_mm256_permutevar_ps(sq, _mm256_set1_epi32(l)), xv);
+        L[l] = _mm256_mul_ps(_mm256_mul_ps(wv, e), e);
+    }
+    const __m256 t0 = _mm256_unpacklo_ps(L[0], L[1]), t1 = _mm256_unpackhi_ps(L[0], L[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(L[2], L[3]), t3 = _mm256_unpackhi_ps(L[2], L[3]);
+    const __m256 u[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xee),
+                         _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xee)};  // j and j + 4
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+        T[j] = _mm256_permute2f128_ps(u[j], u[j], 0x00);
+        T[j + 4] = _mm256_permute2f128_ps(u[j], u[j], 0x11);
     }
 }
 
 // The scalar neighbour scan (first strict minimum below FLT_MAX) over a padded list of neighbour
 // keys, 8 per vector: each lane sums its neighbour's 8 terms in element order. Returns the list
-// position of the winner, or -1 when no distance is below FLT_MAX. With Keep, every list entry's
-// distance is also stored in d (padding entries too: inf or NaN).
-template <bool Keep>
-static inline int iq2_scan(const uint16_t* keys, int count, const __m256 T[8], float* d_out) {
+// position of the winner, or -1 when no distance is below FLT_MAX. (IQ1's searches; IQ2's use
+// iq2_distances below.)
+static inline int iq2_best_position(const uint16_t* keys, int count, const __m256 T[8]) {
     __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i pos = _mm256_set1_epi32(-1);
     __m256i at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -58,7 +69,6 @@ static inline int iq2_scan(const uint16_t* keys, int count, const __m256 T[8], f
             k = _mm256_srli_epi32(k, 2);
             d = _mm256_add_ps(d, _mm256_permutevar_ps(T[j], k));
         }
-        if constexpr (Keep) _mm256_store_ps(d_out + c, d);
         const __m256 lt = _mm256_cmp_ps(d, best, _CMP_LT_OQ);
         best = _mm256_blendv_ps(best, d, lt);
         pos = _mm256_blendv_epi8(pos, at, _mm256_castps_si256(lt));
@@ -75,8 +85,31 @@ static inline int iq2_scan(const uint16_t* keys, int count, const __m256 T[8], f
     return r;
 }
 
-static inline int iq2_best_position(const uint16_t* keys, int count, const __m256 T[8]) {
-    return iq2_scan<false>(keys, count, T, nullptr);
+// The scan of iq2_best_position that also stores every list entry's distance in d (padding entries
+// too: inf or NaN). Its winner, the first strict minimum below FLT_MAX, is the first entry equal to
+// the smallest distance m (NaN equals nothing, +-0 compare equal as in the scan), so the loop keeps
+// only the lane minima (min_ps(v, best) keeps best for a NaN v) and a second pass over d finds it:
+// fewer operations and registers than tracking positions.
+static inline int iq2_distances(const uint16_t* keys, int count, const __m256 T[8], float* d) {
+    __m256 best = _mm256_set1_ps(FLT_MAX);
+    for (int c = 0; c < count; c += 8) {
+        __m256i k = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(keys + c)));
+        __m256 v = _mm256_permutevar_ps(T[0], k);  // term 0 first, as above
+#pragma GCC unroll 8
+        for (int j = 1; j < 8; ++j) {
+            k = _mm256_srli_epi32(k, 2);
+            v = _mm256_add_ps(v, _mm256_permutevar_ps(T[j], k));
+        }
+        _mm256_store_ps(d + c, v);
+        best = _mm256_min_ps(v, best);
+    }
+    const float m = hmin_ps(best);
+    if (!(m < FLT_MAX)) return -1;
+    const __m256 vm = _mm256_set1_ps(m);
+    for (int c = 0;; c += 8) {  // m is one of the distances
+        const unsigned eq = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(d + c), vm, _CMP_EQ_OQ)));
+        if (eq) return c + __builtin_ctz(eq);
+    }
 }
 
 // The key of ggml's best neighbour of an off-grid key (iq2_find_best_neighbour /
@@ -98,8 +131,10 @@ static inline uint16_t iq2_snap_off(const GridArrays& A, uint16_t key, const flo
 #endif
     __m256 T[8];
     iq2_terms(x, w, sq, T);
-    bool none;
-    return iq2_best_neighbour_key(A, key, T, &none);
+    const uint32_t first = A.nb_offset[key] + 1;
+    alignas(32) float d[iq2::kMaxNeighbours];
+    const int p = iq2_distances(A.nb_keys + first, A.nb_keys[first - 1], T, d);
+    return A.nb_keys[first + (p < 0 ? 0 : p)];
 }
 
 }  // namespace dgk::avx2

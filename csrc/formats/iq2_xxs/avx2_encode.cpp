@@ -22,9 +22,9 @@ namespace {
 using iq2xxs::kMaxQ;
 
 // ref::make_qp_quants(32, nmax, x, L, w) with x's maximum `max` (> 0) already known: the 8 trial
-// scales of steps -4..-1, 1..4 in the lanes of one vector and the first trial (step 0, levels
-// wrapped to uint8 as ggml stores them) in lane 0 of another, each lane summing its squared errors
-// in element order; the refinement passes test all elements in vectors and replay the candidates
+// scales of steps -4..-1, 1..4 in the lanes of one vector, each lane summing its squared errors
+// in element order, and the first trial (step 0, levels wrapped to uint8 as ggml stores them) with
+// the elements in the lanes, its errors then summed in element order; the refinement passes test all elements in vectors and replay the candidates
 // in order with the scalar arithmetic. Returns the scale; Lout receives the levels.
 float make_qp_quants32(int nmax, const float* x, const float* w, float max, uint8_t* Lout) {
     constexpr int n = 32;
@@ -36,19 +36,24 @@ float make_qp_quants32(int nmax, const float* x, const float* w, float max, uint
     const __m256 is_b = _mm256_div_ps(fmax_l, vmax);
     const __m256 sc_a = _mm256_div_ps(_mm256_set1_ps(1.0f), is_a), sc_b = _mm256_div_ps(_mm256_set1_ps(1.0f), is_b);
     const __m256i lmax = _mm256_set1_epi32(nmax), byte = _mm256_set1_epi32(255);
-    __m256 mse_a = _mm256_setzero_ps(), mse_b = _mm256_setzero_ps();
+    __m256 mse_a = _mm256_setzero_ps();
     for (int i = 0; i < n; ++i) {
         const __m256 xi = _mm256_set1_ps(x[i]), wi = _mm256_set1_ps(w[i]);
         const __m256 la = _mm256_cvtepi32_ps(_mm256_min_epi32(nearest_int_ps(_mm256_mul_ps(is_a, xi)), lmax));
-        const __m256 lb = _mm256_cvtepi32_ps(_mm256_and_si256(nearest_int_ps(_mm256_mul_ps(is_b, xi)), byte));
-        const __m256 da = _mm256_sub_ps(xi, _mm256_mul_ps(sc_a, la)), db = _mm256_sub_ps(xi, _mm256_mul_ps(sc_b, lb));
+        const __m256 da = _mm256_sub_ps(xi, _mm256_mul_ps(sc_a, la));
         mse_a = _mm256_add_ps(mse_a, _mm256_mul_ps(_mm256_mul_ps(wi, da), da));
-        mse_b = _mm256_add_ps(mse_b, _mm256_mul_ps(_mm256_mul_ps(wi, db), db));
     }
-    alignas(32) float mse[8], isc[8];
+    alignas(32) float mse[8], isc[8], eb[n];
+    for (int i = 0; i < n; i += 8) {
+        const __m256 xi = _mm256_loadu_ps(x + i), wi = _mm256_loadu_ps(w + i);
+        const __m256 lb = _mm256_cvtepi32_ps(_mm256_and_si256(nearest_int_ps(_mm256_mul_ps(is_b, xi)), byte));
+        const __m256 db = _mm256_sub_ps(xi, _mm256_mul_ps(sc_b, lb));
+        _mm256_store_ps(eb + i, _mm256_mul_ps(_mm256_mul_ps(wi, db), db));
+    }
     _mm256_store_ps(mse, mse_a);
     _mm256_store_ps(isc, is_a);
-    float best_mse = _mm256_cvtss_f32(mse_b), iscale = _mm256_cvtss_f32(is_b);
+    float best_mse = 0, iscale = _mm256_cvtss_f32(is_b);
+    for (int i = 0; i < n; ++i) best_mse += eb[i];
     for (int t = 0; t < 8; ++t) {
         if (mse[t] < best_mse) {
             best_mse = mse[t];
@@ -123,6 +128,16 @@ float make_qp_quants32(int nmax, const float* x, const float* w, float max, uint
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
+// iq2::pack_key of 8 levels (byte j's low two bits at bits 2j), folding pairs of fields in one word.
+static inline uint16_t pack_key8(const uint8_t* L) {
+    uint64_t v;
+    std::memcpy(&v, L, sizeof(v));
+    v &= 0x0303030303030303ull;
+    v = (v | (v >> 6)) & 0x000f000f000f000full;
+    v = (v | (v >> 12)) & 0x000000ff000000ffull;
+    return static_cast<uint16_t>(v | (v >> 24));
+}
+
 // encode.cpp's search_group: the starting scale of make_qp_quants32, then the trial scales and the
 // requantization in the lanes.
 bool search_group(const GridArrays& A, const float* xval, const float* weight, const float* waux, float max,
@@ -133,7 +148,7 @@ bool search_group(const GridArrays& A, const float* xval, const float* weight, c
     Iq2Search<4> s{make_qp_quants32(kMaxQ + 1, xval, weight, max, Lqp), 0, {}, {true, true, true, true}};
     const float eff_max = s.scale * kMaxQ;
     if (eff_max <= 0) return false;
-    for (int k = 0; k < 4; ++k) s.keys[k] = iq2::pack_key(reinterpret_cast<const int8_t*>(Lqp + 8 * k));
+    for (int k = 0; k < 4; ++k) s.keys[k] = pack_key8(Lqp + 8 * k);
 
     const Iq2Group<4> g(xval, weight, waux);
     iq2_trials(A, g, eff_max, -6, 6, s);
