@@ -62,7 +62,10 @@ static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
             ix->cand.push_back(cd);
             ix->kpad.push_back((uint16_t)cd.key);
         }
-        while ((ix->kpad.size() - ix->kbegin[key]) % 8) ix->kpad.push_back(ix->kpad.back());
+        // IQ3_S lists (3 to ~16 candidates) all take two blocks, so the block loop's exit is predictable.
+        const size_t min_len = grid_size == 512 && g.nb_begin[key + 1] > g.nb_begin[key] ? 16 : 0;
+        while ((ix->kpad.size() - ix->kbegin[key]) % 8 || ix->kpad.size() - ix->kbegin[key] < min_len)
+            ix->kpad.push_back(ix->kpad.back());
         if ((ix->cand.size() - ix->cbegin[key]) % 2) ix->cand.push_back(ix->cand.back());
     }
     ix->kbegin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->kpad.size();
@@ -108,10 +111,10 @@ static inline uint32_t iq3_best_key(const Iq3LaneIndex& ix, uint32_t key, __m256
         mn = _mm256_min_ps(mn, d[b]);
     }
     const __m256 m = _mm256_set1_ps(hmin_ps(mn));
-    for (int b = 0;; ++b) {
-        const unsigned eq = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(d[b], m, _CMP_EQ_OQ));
-        if (eq) return c[8 * b + __builtin_ctz(eq)];
-    }
+    uint64_t eq = 0;  // bit 8b+j: candidate 8b+j at the minimum (some bit is set: m is one of the d)
+    for (int b = 0; b < nblk; ++b)
+        eq |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(d[b], m, _CMP_EQ_OQ)) << (8 * b);
+    return c[__builtin_ctzll(eq)];
 }
 
 // iq::fold_group for np = 4 without data-dependent branches (random signs made the scalar one
@@ -231,21 +234,30 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
     for (int l = 0; l < 8; ++l) sq[l] = _mm256_mul_ps(scale, _mm256_set1_ps((float)(2 * l + 1)));
     alignas(32) float sc[8];
     _mm256_store_ps(sc, scale);
-    __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
+    // All keys and grid lookups first (independent gathers overlap), then only the quadruples
+    // with live lanes off grid are searched, then the fit sums in element order.
+    __m256i key[8];
+    unsigned need = 0;  // bit k: quadruple k has a live lane off grid
     for (int k = 0; k < 8; ++k) {
         const float* x4 = in.xval + 4 * k;
-        const float* w4 = in.waux + 4 * k;
-        __m256i key = iq_level(id, _mm256_set1_ps(x4[0]), 7);
+        __m256i kk = iq_level(id, _mm256_set1_ps(x4[0]), 7);
         for (int i = 1; i < 4; ++i)
-            key = _mm256_or_si256(key, _mm256_slli_epi32(iq_level(id, _mm256_set1_ps(x4[i]), 7), 3 * i));
-        const __m256i grid = _mm256_i32gather_epi32(ix.grid_of_key, key, 4);
+            kk = _mm256_or_si256(kk, _mm256_slli_epi32(iq_level(id, _mm256_set1_ps(x4[i]), 7), 3 * i));
+        key[k] = kk;
+        const __m256i grid = _mm256_i32gather_epi32(ix.grid_of_key, kk, 4);
         const unsigned off = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(grid));
         out.off[k] = (uint8_t)off;
-        const unsigned search = off & live;
+        need |= (unsigned)((off & live) != 0) << k;
+    }
+    for (; need; need &= need - 1) {
+        const int k = __builtin_ctz(need);
+        const float* x4 = in.xval + 4 * k;
+        const float* w4 = in.waux + 4 * k;
+        const unsigned search = out.off[k] & live;
         if (__builtin_popcount(search) > kIq3ByTrialMax) {
-            key = iq3_search_by_candidate(ix, key, search, sq, x4, w4);
-        } else if (search) {
-            _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key);
+            key[k] = iq3_search_by_candidate(ix, key[k], search, sq, x4, w4);
+        } else {
+            _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key[k]);
             __m256 xv[4], wv[4];
             for (int i = 0; i < 4; ++i) xv[i] = _mm256_set1_ps(x4[i]), wv[i] = _mm256_set1_ps(w4[i]);
             for (unsigned rem = search; rem; rem &= rem - 1) {
@@ -253,11 +265,14 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
                 const __m256 sqt = _mm256_mul_ps(_mm256_set1_ps(sc[t]), iq3_level_values());
                 out.key[k][t] = iq3_best_key(ix, out.key[k][t], sqt, xv, wv);
             }
-            key = _mm256_load_si256(reinterpret_cast<const __m256i*>(out.key[k]));
+            key[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(out.key[k]));
         }
-        _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key);
+    }
+    __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
+    for (int k = 0; k < 8; ++k) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key[k]);
         for (int i = 0; i < 4; ++i) {
-            const __m256 q = iq_level_value(_mm256_srli_epi32(key, 3 * i));
+            const __m256 q = iq_level_value(_mm256_srli_epi32(key[k], 3 * i));
             iq_fit_step(sx, s2, in.wx[4 * k + i], in.weight[4 * k + i], q);
         }
     }
