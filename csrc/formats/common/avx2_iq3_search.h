@@ -237,7 +237,6 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
     // All keys and grid lookups first (independent gathers overlap), then only the quadruples
     // with live lanes off grid are searched, then the fit sums in element order.
     __m256i key[8];
-    unsigned need = 0;  // bit k: quadruple k has a live lane off grid
     for (int k = 0; k < 8; ++k) {
         const float* x4 = in.xval + 4 * k;
         __m256i kk = iq_level(id, _mm256_set1_ps(x4[0]), 7);
@@ -247,8 +246,10 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
         const __m256i grid = _mm256_i32gather_epi32(ix.grid_of_key, kk, 4);
         const unsigned off = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(grid));
         out.off[k] = (uint8_t)off;
-        need |= (unsigned)((off & live) != 0) << k;
     }
+    // bit k: quadruple k has a live lane off grid (a zero test of each byte of off & live)
+    const __m128i offs = _mm_and_si128(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(out.off)), _mm_set1_epi8((char)live));
+    unsigned need = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(offs, _mm_setzero_si128())) & 0xffu;
     for (; need; need &= need - 1) {
         const int k = __builtin_ctz(need);
         const float* x4 = in.xval + 4 * k;
@@ -326,23 +327,37 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3Searc
                                             _mm256_set1_epi32(rule.trials));
         const __m256 id = _mm256_div_ps(_mm256_add_ps(_mm256_set1_ps(15.f), _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(0.2f))), vmax);
         iq3_batch(ix, in, id, _mm256_div_ps(_mm256_set1_ps(1.f), id), (1u << nlanes) - 1, bt);
-        // Acceptance in trial order, as the scalar loop. Lanes before the first that passes the
-        // test against the current `best` fail it in the scalar loop too (best is unchanged until
-        // a trial is accepted), so the loop starts there; the test is the scalar one, lane-wise.
+        // Acceptance in trial order, as the scalar loop, without branches: each lane's test with
+        // the running best, then selects. scale = sumqx/sumq2 and best = scale*sumqx are formed
+        // for all lanes at once (the same roundings) and kept only where the test passes. When no
+        // lane passes against the batch's starting best, none can be accepted (best only changes
+        // on acceptance), so the chain is skipped.
         const __m256 vx = _mm256_load_ps(bt.sumqx), v2 = _mm256_load_ps(bt.sumq2);
+        const __m256 x2 = _mm256_mul_ps(vx, vx);
         const __m256 pass = _mm256_and_ps(_mm256_cmp_ps(v2, _mm256_setzero_ps(), _CMP_GT_OQ),
-                                          _mm256_cmp_ps(_mm256_mul_ps(vx, vx), _mm256_mul_ps(_mm256_set1_ps(best), v2), _CMP_GT_OQ));
-        const unsigned first = (unsigned)_mm256_movemask_ps(pass) & ((1u << nlanes) - 1);
+                                          _mm256_cmp_ps(x2, _mm256_mul_ps(_mm256_set1_ps(best), v2), _CMP_GT_OQ));
+        const unsigned live = (1u << nlanes) - 1;
         int accepted = -1;  // only the batch's last accepted trial is kept
-        for (int t = first ? __builtin_ctz(first) : nlanes; t < nlanes; ++t) {
-            const float sumqx = bt.sumqx[t], sumq2 = bt.sumq2[t];
-            if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-                scale = sumqx / sumq2;
-                best = scale * sumqx;
-                accepted = t;
+        alignas(32) float a_sc[8];
+        if ((unsigned)_mm256_movemask_ps(pass) & live) {
+            alignas(32) float a_x2[8], a_best[8];
+            const __m256 vs = _mm256_div_ps(vx, v2);
+            // spare lanes: x2 = -inf fails the test
+            _mm256_store_ps(a_x2, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x2, _mm256_castsi256_ps(iq_lane_mask(live))));
+            _mm256_store_ps(a_sc, vs);
+            _mm256_store_ps(a_best, _mm256_mul_ps(vs, vx));
+            __m128 b = _mm_set_ss(best);
+            for (int t = 0; t < 8; ++t) {
+                const __m128 q2 = _mm_load_ss(bt.sumq2 + t);
+                const __m128 c = _mm_and_ps(_mm_cmpgt_ss(q2, _mm_setzero_ps()), _mm_cmpgt_ss(_mm_load_ss(a_x2 + t), _mm_mul_ss(b, q2)));
+                b = _mm_blendv_ps(b, _mm_load_ss(a_best + t), c);
+                const int m = _mm_cvtsi128_si32(_mm_castps_si128(c));
+                accepted = (accepted & ~m) | (t & m);
             }
+            best = _mm_cvtss_f32(b);
         }
         if (accepted >= 0) {
+            scale = a_sc[accepted];
             on_grid = 0;
             for (int k = 0; k < 8; ++k) {
                 best_key[k] = bt.key[k][accepted];
