@@ -281,19 +281,19 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
     _mm256_store_ps(out.sumq2, s2);
 }
 
-// One quadruple snapped at a single inverse scale id (the final requantization); sq: lane l
-// holds scale*(2l+1).
-static inline uint32_t iq3_snap_one(const Iq3LaneIndex& ix, const float* x4, const float* w4, float id, __m256 sq) {
-    uint32_t key = 0;
-    for (int i = 0; i < 4; ++i) {
-        int l = nearest_int(0.5f * (id * x4[i] - 1));
-        l = l < 0 ? 0 : (l > 7 ? 7 : l);
-        key |= (uint32_t)l << (3 * i);
-    }
-    if (ix.grid_of_key[key] >= 0) return key;
-    __m256 xv[4], wv[4];
-    for (int i = 0; i < 4; ++i) xv[i] = _mm256_set1_ps(x4[i]), wv[i] = _mm256_set1_ps(w4[i]);
-    return iq3_best_key(ix, key, sq, xv, wv);
+// Keys of all eight quadruples at one inverse scale id (the final requantization: the scalar
+// rounding per weight, packed by two pairwise-add rounds on disjoint bit fields); returns the
+// mask of off-grid quadruples.
+static inline unsigned iq3_snap_keys(const Iq3LaneIndex& ix, const float* xval, float id, uint32_t key[8]) {
+    const __m256 vid = _mm256_set1_ps(id);
+    const __m256i shift = _mm256_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9);
+    __m256i l[4];  // l[v] lane j: level of weight 8v+j (quadruple 2v + j/4) at its key position
+    for (int v = 0; v < 4; ++v) l[v] = _mm256_sllv_epi32(iq_level(vid, _mm256_loadu_ps(xval + 8 * v), 7), shift);
+    // hadd twice: 128-bit halves give quadruples (0, 2, 4, 6) and (1, 3, 5, 7)
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(l[0], l[1]), _mm256_hadd_epi32(l[2], l[3]));
+    const __m256i k = _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(key), k);
+    return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_i32gather_epi32(ix.grid_of_key, k, 4)));
 }
 
 // Scalar fit sums of packed keys, in element order (for the final refit).
@@ -370,8 +370,16 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3Searc
         // Round again with the fitted scale, then refit it.
         const float id = 1 / scale;
         const __m256 sq = _mm256_mul_ps(_mm256_set1_ps(scale), iq3_level_values());
-        for (int k = 0; k < 8; ++k)
-            if (rule.requant_all || !(on_grid >> k & 1u)) best_key[k] = iq3_snap_one(ix, xval + 4 * k, waux + 4 * k, id, sq);
+        alignas(32) uint32_t key[8];
+        const unsigned offq = iq3_snap_keys(ix, xval, id, key);
+        const unsigned redo = rule.requant_all ? 0xffu : ~on_grid & 0xffu;
+        for (int k = 0; k < 8; ++k) best_key[k] = redo >> k & 1u ? key[k] : best_key[k];
+        for (unsigned rem = redo & offq; rem; rem &= rem - 1) {
+            const int k = __builtin_ctz(rem);
+            __m256 xv[4], wv[4];
+            for (int i = 0; i < 4; ++i) xv[i] = _mm256_set1_ps(xval[4 * k + i]), wv[i] = _mm256_set1_ps(waux[4 * k + i]);
+            best_key[k] = iq3_best_key(ix, key[k], sq, xv, wv);
+        }
         float sumqx, sumq2;
         iq3_fit_keys(best_key, in, &sumqx, &sumq2);
         if (sumq2 > 0) scale = sumqx / sumq2;
