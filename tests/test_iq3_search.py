@@ -93,3 +93,19 @@ def test_many_random_rows(fmt, rng):
     for d in dists:
         for im in (None, np.exp(rng.standard_normal(N)).astype(np.float32)):
             assert_avx2_encodes_as_scalar(fmt, np.asarray(d, np.float32), im)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_sign_folding(fmt, rng):
+    """The AVX2 fold (Iq3Fold): odd counts of negatives with tied w*x*x (the first is flipped), -0,
+    and v = w*x*x NaN at lane 0 of a point (huge importance, x = 0: inf*0) beside finite lanes,
+    where the scalar scan keeps lane 0."""
+    rows = 32
+    sign = rng.choice(np.float32([-1, 1]), (rows, N))
+    mag = np.repeat(rng.uniform(0.5, 2, (rows, N // 8)), 8, axis=1)  # ties within each point
+    x = sign * np.where(rng.random((rows, N)) < 0.3, np.round(mag), mag)
+    x[:, ::8] = np.where(rng.random((rows, N // 8)) < 0.5, 0.0, -0.0)
+    x[:, 3::16] *= 0
+    big = np.where(np.arange(N) % 8 == 0, np.float32(3e38), np.float32(1))
+    for im in (None, np.ones(N, np.float32), big.astype(np.float32), rng.exponential(1.0, N).astype(np.float32)):
+        assert_avx2_encodes_as_scalar(fmt, x.astype(np.float32), im)

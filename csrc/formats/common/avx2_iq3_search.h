@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <cfloat>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "dgk/fp.h"
 #include "iq3_grid_index.h"
 #include "iq3_group_search.h"
+#include "iq_pack.h"
 
 namespace dgk::avx2 {
 
@@ -60,7 +62,10 @@ static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
             ix->cand.push_back(cd);
             ix->kpad.push_back((uint16_t)cd.key);
         }
-        while ((ix->kpad.size() - ix->kbegin[key]) % 8) ix->kpad.push_back(ix->kpad.back());
+        // IQ3_S lists (3 to ~16 candidates) all take two blocks, so the block loop's exit is predictable.
+        const size_t min_len = grid_size == 512 && g.nb_begin[key + 1] > g.nb_begin[key] ? 16 : 0;
+        while ((ix->kpad.size() - ix->kbegin[key]) % 8 || ix->kpad.size() - ix->kbegin[key] < min_len)
+            ix->kpad.push_back(ix->kpad.back());
         if ((ix->cand.size() - ix->cbegin[key]) % 2) ix->cand.push_back(ix->cand.back());
     }
     ix->kbegin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->kpad.size();
@@ -106,11 +111,50 @@ static inline uint32_t iq3_best_key(const Iq3LaneIndex& ix, uint32_t key, __m256
         mn = _mm256_min_ps(mn, d[b]);
     }
     const __m256 m = _mm256_set1_ps(hmin_ps(mn));
-    for (int b = 0;; ++b) {
-        const unsigned eq = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(d[b], m, _CMP_EQ_OQ));
-        if (eq) return c[8 * b + __builtin_ctz(eq)];
-    }
+    uint64_t eq = 0;  // bit 8b+j: candidate 8b+j at the minimum (some bit is set: m is one of the d)
+    for (int b = 0; b < nblk; ++b)
+        eq |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(d[b], m, _CMP_EQ_OQ)) << (8 * b);
+    return c[__builtin_ctzll(eq)];
 }
+
+// iq::fold_group for np = 4 without data-dependent branches (random signs made the scalar one
+// mispredict ~20 times a group). Same bits: |x| by the scalar's test (x >= 0 kept, else the sign bit
+// flipped, NaN too); with parity, an odd count flips the first j of least v = (w*x)*x. The scalar
+// scan from v[0] ignores NaN v[j] (j > 0) and keeps j = 0 when v[0] is NaN: NaN becomes +inf,
+// or -inf at j = 0, then the first lane equal to the minimum is the scalar's j.
+struct Iq3Fold {
+    float operator()(int, const float* xb, const float* weight, bool parity, float* xval, float* waux,
+                     uint8_t* signs) const {
+        const __m256 neg0 = _mm256_set1_ps(-0.0f);
+        const __m256 nan_as = _mm256_setr_ps(-INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY);
+        __m256 vmax = _mm256_set1_ps(-INFINITY), nan = _mm256_setzero_ps();
+        for (int k = 0; k < 4; ++k) {
+            const __m256 x = _mm256_loadu_ps(xb + 8 * k), w = _mm256_loadu_ps(weight + 8 * k);
+            _mm256_store_ps(waux + 8 * k, _mm256_sqrt_ps(w));
+            const __m256 ge = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
+            __m256 flip = _mm256_andnot_ps(ge, neg0);
+            unsigned s = ~(unsigned)_mm256_movemask_ps(ge) & 255u;
+            if (parity) {
+                __m256 v = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
+                v = _mm256_blendv_ps(v, nan_as, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+                const __m256 m = _mm256_set1_ps(hmin_ps(v));
+                const unsigned j = (unsigned)__builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, m, _CMP_EQ_OQ)));
+                const unsigned bit = (__builtin_popcount(s) & 1u) << j;
+                s = (s ^ bit) & 127u;
+                flip = _mm256_xor_ps(flip, _mm256_and_ps(_mm256_castsi256_ps(iq_lane_mask(bit)), neg0));
+            }
+            signs[k] = (uint8_t)s;
+            const __m256 xv = _mm256_xor_ps(x, flip);
+            _mm256_store_ps(xval + 8 * k, xv);
+            vmax = _mm256_max_ps(vmax, xv);
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps(xv, xv, _CMP_UNORD_Q));
+        }
+        // Without NaN only a zero maximum's sign can differ from the scalar's, and signed_group
+        // skips a zero maximum either way.
+        if (_mm256_movemask_ps(nan)) return iq::max_value(xval, 32);
+        return hmax_ps(vmax);
+    }
+};
 
 // One group's inputs: xval (|x|, maybe one negated by IQ3_XXS's parity fix), weight, waux =
 // sqrtf(weight), wx = weight*xval (the product the fit sums use).
@@ -190,21 +234,31 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
     for (int l = 0; l < 8; ++l) sq[l] = _mm256_mul_ps(scale, _mm256_set1_ps((float)(2 * l + 1)));
     alignas(32) float sc[8];
     _mm256_store_ps(sc, scale);
-    __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
+    // All keys and grid lookups first (independent gathers overlap), then only the quadruples
+    // with live lanes off grid are searched, then the fit sums in element order.
+    __m256i key[8];
     for (int k = 0; k < 8; ++k) {
         const float* x4 = in.xval + 4 * k;
-        const float* w4 = in.waux + 4 * k;
-        __m256i key = iq_level(id, _mm256_set1_ps(x4[0]), 7);
+        __m256i kk = iq_level(id, _mm256_set1_ps(x4[0]), 7);
         for (int i = 1; i < 4; ++i)
-            key = _mm256_or_si256(key, _mm256_slli_epi32(iq_level(id, _mm256_set1_ps(x4[i]), 7), 3 * i));
-        const __m256i grid = _mm256_i32gather_epi32(ix.grid_of_key, key, 4);
+            kk = _mm256_or_si256(kk, _mm256_slli_epi32(iq_level(id, _mm256_set1_ps(x4[i]), 7), 3 * i));
+        key[k] = kk;
+        const __m256i grid = _mm256_i32gather_epi32(ix.grid_of_key, kk, 4);
         const unsigned off = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(grid));
         out.off[k] = (uint8_t)off;
-        const unsigned search = off & live;
+    }
+    // bit k: quadruple k has a live lane off grid (a zero test of each byte of off & live)
+    const __m128i offs = _mm_and_si128(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(out.off)), _mm_set1_epi8((char)live));
+    unsigned need = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(offs, _mm_setzero_si128())) & 0xffu;
+    for (; need; need &= need - 1) {
+        const int k = __builtin_ctz(need);
+        const float* x4 = in.xval + 4 * k;
+        const float* w4 = in.waux + 4 * k;
+        const unsigned search = out.off[k] & live;
         if (__builtin_popcount(search) > kIq3ByTrialMax) {
-            key = iq3_search_by_candidate(ix, key, search, sq, x4, w4);
-        } else if (search) {
-            _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key);
+            key[k] = iq3_search_by_candidate(ix, key[k], search, sq, x4, w4);
+        } else {
+            _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key[k]);
             __m256 xv[4], wv[4];
             for (int i = 0; i < 4; ++i) xv[i] = _mm256_set1_ps(x4[i]), wv[i] = _mm256_set1_ps(w4[i]);
             for (unsigned rem = search; rem; rem &= rem - 1) {
@@ -212,11 +266,14 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
                 const __m256 sqt = _mm256_mul_ps(_mm256_set1_ps(sc[t]), iq3_level_values());
                 out.key[k][t] = iq3_best_key(ix, out.key[k][t], sqt, xv, wv);
             }
-            key = _mm256_load_si256(reinterpret_cast<const __m256i*>(out.key[k]));
+            key[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(out.key[k]));
         }
-        _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key);
+    }
+    __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
+    for (int k = 0; k < 8; ++k) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key[k]);
         for (int i = 0; i < 4; ++i) {
-            const __m256 q = iq_level_value(_mm256_srli_epi32(key, 3 * i));
+            const __m256 q = iq_level_value(_mm256_srli_epi32(key[k], 3 * i));
             iq_fit_step(sx, s2, in.wx[4 * k + i], in.weight[4 * k + i], q);
         }
     }
@@ -224,19 +281,19 @@ static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m25
     _mm256_store_ps(out.sumq2, s2);
 }
 
-// One quadruple snapped at a single inverse scale id (the final requantization); sq: lane l
-// holds scale*(2l+1).
-static inline uint32_t iq3_snap_one(const Iq3LaneIndex& ix, const float* x4, const float* w4, float id, __m256 sq) {
-    uint32_t key = 0;
-    for (int i = 0; i < 4; ++i) {
-        int l = nearest_int(0.5f * (id * x4[i] - 1));
-        l = l < 0 ? 0 : (l > 7 ? 7 : l);
-        key |= (uint32_t)l << (3 * i);
-    }
-    if (ix.grid_of_key[key] >= 0) return key;
-    __m256 xv[4], wv[4];
-    for (int i = 0; i < 4; ++i) xv[i] = _mm256_set1_ps(x4[i]), wv[i] = _mm256_set1_ps(w4[i]);
-    return iq3_best_key(ix, key, sq, xv, wv);
+// Keys of all eight quadruples at one inverse scale id (the final requantization: the scalar
+// rounding per weight, packed by two pairwise-add rounds on disjoint bit fields); returns the
+// mask of off-grid quadruples.
+static inline unsigned iq3_snap_keys(const Iq3LaneIndex& ix, const float* xval, float id, uint32_t key[8]) {
+    const __m256 vid = _mm256_set1_ps(id);
+    const __m256i shift = _mm256_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9);
+    __m256i l[4];  // l[v] lane j: level of weight 8v+j (quadruple 2v + j/4) at its key position
+    for (int v = 0; v < 4; ++v) l[v] = _mm256_sllv_epi32(iq_level(vid, _mm256_loadu_ps(xval + 8 * v), 7), shift);
+    // hadd twice: 128-bit halves give quadruples (0, 2, 4, 6) and (1, 3, 5, 7)
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(l[0], l[1]), _mm256_hadd_epi32(l[2], l[3]));
+    const __m256i k = _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(key), k);
+    return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_i32gather_epi32(ix.grid_of_key, k, 4)));
 }
 
 // Scalar fit sums of packed keys, in element order (for the final refit).
@@ -270,23 +327,37 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3Searc
                                             _mm256_set1_epi32(rule.trials));
         const __m256 id = _mm256_div_ps(_mm256_add_ps(_mm256_set1_ps(15.f), _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(0.2f))), vmax);
         iq3_batch(ix, in, id, _mm256_div_ps(_mm256_set1_ps(1.f), id), (1u << nlanes) - 1, bt);
-        // Acceptance in trial order, as the scalar loop. Lanes before the first that passes the
-        // test against the current `best` fail it in the scalar loop too (best is unchanged until
-        // a trial is accepted), so the loop starts there; the test is the scalar one, lane-wise.
+        // Acceptance in trial order, as the scalar loop, without branches: each lane's test with
+        // the running best, then selects. scale = sumqx/sumq2 and best = scale*sumqx are formed
+        // for all lanes at once (the same roundings) and kept only where the test passes. When no
+        // lane passes against the batch's starting best, none can be accepted (best only changes
+        // on acceptance), so the chain is skipped.
         const __m256 vx = _mm256_load_ps(bt.sumqx), v2 = _mm256_load_ps(bt.sumq2);
+        const __m256 x2 = _mm256_mul_ps(vx, vx);
         const __m256 pass = _mm256_and_ps(_mm256_cmp_ps(v2, _mm256_setzero_ps(), _CMP_GT_OQ),
-                                          _mm256_cmp_ps(_mm256_mul_ps(vx, vx), _mm256_mul_ps(_mm256_set1_ps(best), v2), _CMP_GT_OQ));
-        const unsigned first = (unsigned)_mm256_movemask_ps(pass) & ((1u << nlanes) - 1);
+                                          _mm256_cmp_ps(x2, _mm256_mul_ps(_mm256_set1_ps(best), v2), _CMP_GT_OQ));
+        const unsigned live = (1u << nlanes) - 1;
         int accepted = -1;  // only the batch's last accepted trial is kept
-        for (int t = first ? __builtin_ctz(first) : nlanes; t < nlanes; ++t) {
-            const float sumqx = bt.sumqx[t], sumq2 = bt.sumq2[t];
-            if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-                scale = sumqx / sumq2;
-                best = scale * sumqx;
-                accepted = t;
+        alignas(32) float a_sc[8];
+        if ((unsigned)_mm256_movemask_ps(pass) & live) {
+            alignas(32) float a_x2[8], a_best[8];
+            const __m256 vs = _mm256_div_ps(vx, v2);
+            // spare lanes: x2 = -inf fails the test
+            _mm256_store_ps(a_x2, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x2, _mm256_castsi256_ps(iq_lane_mask(live))));
+            _mm256_store_ps(a_sc, vs);
+            _mm256_store_ps(a_best, _mm256_mul_ps(vs, vx));
+            __m128 b = _mm_set_ss(best);
+            for (int t = 0; t < 8; ++t) {
+                const __m128 q2 = _mm_load_ss(bt.sumq2 + t);
+                const __m128 c = _mm_and_ps(_mm_cmpgt_ss(q2, _mm_setzero_ps()), _mm_cmpgt_ss(_mm_load_ss(a_x2 + t), _mm_mul_ss(b, q2)));
+                b = _mm_blendv_ps(b, _mm_load_ss(a_best + t), c);
+                const int m = _mm_cvtsi128_si32(_mm_castps_si128(c));
+                accepted = (accepted & ~m) | (t & m);
             }
+            best = _mm_cvtss_f32(b);
         }
         if (accepted >= 0) {
+            scale = a_sc[accepted];
             on_grid = 0;
             for (int k = 0; k < 8; ++k) {
                 best_key[k] = bt.key[k][accepted];
@@ -299,8 +370,16 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3Searc
         // Round again with the fitted scale, then refit it.
         const float id = 1 / scale;
         const __m256 sq = _mm256_mul_ps(_mm256_set1_ps(scale), iq3_level_values());
-        for (int k = 0; k < 8; ++k)
-            if (rule.requant_all || !(on_grid >> k & 1u)) best_key[k] = iq3_snap_one(ix, xval + 4 * k, waux + 4 * k, id, sq);
+        alignas(32) uint32_t key[8];
+        const unsigned offq = iq3_snap_keys(ix, xval, id, key);
+        const unsigned redo = rule.requant_all ? 0xffu : ~on_grid & 0xffu;
+        for (int k = 0; k < 8; ++k) best_key[k] = redo >> k & 1u ? key[k] : best_key[k];
+        for (unsigned rem = redo & offq; rem; rem &= rem - 1) {
+            const int k = __builtin_ctz(rem);
+            __m256 xv[4], wv[4];
+            for (int i = 0; i < 4; ++i) xv[i] = _mm256_set1_ps(xval[4 * k + i]), wv[i] = _mm256_set1_ps(waux[4 * k + i]);
+            best_key[k] = iq3_best_key(ix, key[k], sq, xv, wv);
+        }
         float sumqx, sumq2;
         iq3_fit_keys(best_key, in, &sumqx, &sumq2);
         if (sumq2 > 0) scale = sumqx / sumq2;

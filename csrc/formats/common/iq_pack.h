@@ -81,6 +81,14 @@ DGK_HD float fold_group(int np, const float* xb, const float* weight, bool parit
     return max_value(xval, 8 * np);
 }
 
+// fold_group as a functor: signed_group's default; an ISA may pass its own with the same results.
+struct FoldGroup {
+    DGK_HD_MEMBER float operator()(int np, const float* xb, const float* weight, bool parity, float* xval, float* waux,
+                                   uint8_t* signs) const {
+        return fold_group(np, xb, weight, parity, xval, waux, signs);
+    }
+};
+
 // Stored scales are unsigned: a negative scale flips the signs instead (`mask`: 127 when the
 // eighth sign is implied, 255 otherwise). Returns |scale| (NaN and -0 unchanged).
 DGK_HD float unsign_scale(int np, float scale, uint8_t mask, uint8_t* signs) {
@@ -94,12 +102,13 @@ DGK_HD float unsign_scale(int np, float scale, uint8_t mask, uint8_t* signs) {
 // `search(xval, weight, waux, max, points)`, which returns the signed scale and writes the grid
 // points (iq2_search_group16, iq3_search_group). Writes the unsigned scale, points and signs;
 // returns false (scale 0, points and signs unset) for a group whose largest magnitude is below
-// `zero` or is 0 (IQ3_S passes zero = 0: only all-zero groups are skipped).
-template <class Search, class Point>
+// `zero` or is 0 (IQ3_S passes zero = 0: only all-zero groups are skipped). `fold`: fold_group's
+// work (FoldGroup, or an ISA's equal).
+template <class Search, class Point, class Fold = FoldGroup>
 DGK_HD bool signed_group(int np, const float* xb, const float* weight, bool parity, float zero, Search&& search,
-                         float* scale, Point* points, uint8_t* signs) {
+                         float* scale, Point* points, uint8_t* signs, Fold&& fold = Fold{}) {
     alignas(32) float xval[32], waux[32];
-    const float max = fold_group(np, xb, weight, parity, xval, waux, signs);
+    const float max = fold(np, xb, weight, parity, xval, waux, signs);
     *scale = 0;
     if (max < zero || max == 0) return false;
     const float s = search(static_cast<const float*>(xval), weight, static_cast<const float*>(waux), max, points);

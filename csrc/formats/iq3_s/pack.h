@@ -14,8 +14,8 @@ namespace {
 
 // One super-block; `search(xval, weight, waux, max, grid_index)` returns a 32-weight group's
 // signed scale and writes its 8 grid indices (iq3_search_group with rule {9, true}).
-template <class Search>
-DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_s& blk, Search&& search) {
+template <class Search, class Fold = iq::FoldGroup>
+DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_s& blk, Search&& search, Fold&& fold = Fold{}) {
     iq::clear_block(blk);  // also d = fp16(0)
     const float sigma2 = iq::superblock_sigma2(xs, 2);
 
@@ -33,7 +33,7 @@ DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_s& blk, Sea
         uint16_t grid_index[8];
         float scale;
         // ggml skips only all-zero groups (zero = 0).
-        if (!iq::signed_group(4, xb, weight, false, 0.0f, search, &scale, grid_index, signs)) {
+        if (!iq::signed_group(4, xb, weight, false, 0.0f, search, &scale, grid_index, signs, fold)) {
             scales[gi] = 0;
             continue;
         }

@@ -16,8 +16,8 @@ constexpr float kGroupMaxEps = 1e-8f;  // groups whose largest |x| is below this
 
 // One super-block; `search(xval, weight, waux, max, grid_index)` returns a 32-weight group's
 // signed scale and writes its 8 grid indices (iq3_search_group with rule {15, false}).
-template <class Search>
-DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_xxs& blk, Search&& search) {
+template <class Search, class Fold = iq::FoldGroup>
+DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_xxs& blk, Search&& search, Fold&& fold = Fold{}) {
     iq::clear_block(blk);  // also d = fp16(0)
     uint8_t* idx_bytes = blk.qs;
     uint8_t* sign_words = blk.qs + QK_K / 4;
@@ -32,7 +32,7 @@ DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_xxs& blk, S
         uint8_t signs[4];  // 7 bits each: the 8th follows from even parity
         uint16_t grid_index[8];
         float scale;
-        if (!iq::signed_group(4, xb, weight, true, kGroupMaxEps, search, &scale, grid_index, signs)) {
+        if (!iq::signed_group(4, xb, weight, true, kGroupMaxEps, search, &scale, grid_index, signs, fold)) {
             scales[gi] = 0;
             continue;
         }
