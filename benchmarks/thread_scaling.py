@@ -2,7 +2,8 @@
 threads (default: every core this process may use), wall time, best of --reps, interleaved so that
 drifts in machine load hit both alike. The bytes are compared for every thread count. GB/s columns:
 float32 read by the encoder, float32 written by the decoder (with N threads), to compare with the
-machine's memory bandwidth: a path that one thread already runs at that bandwidth cannot scale.
+machine's memory bandwidth with 1 and 2 threads (benchmarks/membw.c measures it): a path that one
+thread already runs at that bandwidth cannot scale past the machine's own 2-thread / 1-thread ratio.
 
     PYTHONPATH=python python3 benchmarks/thread_scaling.py [--formats Q4_K,Q8_0] [--threads 2]
 """
