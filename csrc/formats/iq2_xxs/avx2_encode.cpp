@@ -54,11 +54,10 @@ float make_qp_quants32(int nmax, const float* x, const float* w, float max, uint
     _mm256_store_ps(isc, is_a);
     float best_mse = 0, iscale = _mm256_cvtss_f32(is_b);
     for (int i = 0; i < n; ++i) best_mse += eb[i];
-    for (int t = 0; t < 8; ++t) {
-        if (mse[t] < best_mse) {
-            best_mse = mse[t];
-            iscale = isc[t];
-        }
+    for (int t = 0; t < 8; ++t) {  // selects, not branches: the winner is data-dependent
+        const bool lt = mse[t] < best_mse;
+        best_mse = lt ? mse[t] : best_mse;
+        iscale = lt ? isc[t] : iscale;
     }
 
     // Levels at the chosen scale and their fit sums (products in lanes, sums in scalar order). L holds
