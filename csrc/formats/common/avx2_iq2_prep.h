@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "avx2_math.h"
 
@@ -28,20 +29,21 @@ struct Avx2Iq2Prep {
             const __m256 ge = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);  // kept as is (-0 too)
             _mm256_storeu_ps(xval + 8 * k, _mm256_xor_ps(x, _mm256_andnot_ps(ge, sign)));
             unsigned s = ~static_cast<unsigned>(_mm256_movemask_ps(ge)) & 255u;
-            if (kParity && (__builtin_popcount(s) & 1)) {
-                const float* xk = xb + 8 * k;
-                const float* wk = weight + 8 * k;
-                int jmin = 0;
-                float vmin = wk[0] * xk[0] * xk[0];
-                for (int j = 1; j < 8; ++j) {
-                    const float v = wk[j] * xk[j] * xk[j];
-                    if (v < vmin) {
-                        vmin = v;
-                        jmin = j;
-                    }
-                }
-                xval[8 * k + jmin] = -xval[8 * k + jmin];
-                s ^= 1u << jmin;
+            if (kParity) {
+                // Branch-free (the parity is a coin flip per point): the first smallest w*x*x (its
+                // scalar loop skips NaN, and a NaN first value keeps index 0), flipped when odd.
+                const __m256 v = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
+                const __m256 isnan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+                const __m256 m = _mm256_set1_ps(hmin_ps(_mm256_blendv_ps(v, _mm256_set1_ps(__builtin_inff()), isnan)));
+                const unsigned eq = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, m, _CMP_EQ_OQ))) |
+                                    (static_cast<unsigned>(_mm256_movemask_ps(isnan)) & 1u);
+                const int jmin = __builtin_ctz(eq | 256u);  // all NaN: eq has bit 0
+                const unsigned odd = static_cast<unsigned>(__builtin_popcount(s)) & 1u;
+                uint32_t bits;
+                std::memcpy(&bits, xval + 8 * k + jmin, 4);
+                bits ^= odd << 31;
+                std::memcpy(xval + 8 * k + jmin, &bits, 4);
+                s ^= odd << jmin;
             }
             signs[k] = static_cast<uint8_t>(kParity ? s & 127 : s);
             const __m256 xv = _mm256_loadu_ps(xval + 8 * k);

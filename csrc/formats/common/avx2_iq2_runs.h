@@ -46,15 +46,22 @@ namespace dgk::avx2 {
 // Room for the longest neighbour list, padded (GridIndex checks its lists against it).
 constexpr int kIq2MaxNeighbours = iq2::kMaxNeighbours;
 
-// The smallest of d[0..count) other than d[i] and d[j], ignoring NaN (padding).
-static inline float iq2_min_except(float* d, int count, int i, int j) {
-    const float di = d[i], dj = d[j];
-    d[i] = d[j] = __builtin_inff();
-    __m256 m = _mm256_set1_ps(__builtin_inff());
-    for (int c = 0; c < count; c += 8) m = _mm256_min_ps(_mm256_load_ps(d + c), m);  // m when NaN
-    d[i] = di;
-    d[j] = dj;
-    return hmin_ps(m);
+// The smallest of p[0..count) and of q[0..count) other than entries i and j, ignoring NaN
+// (padding), into *mp and *mq: one loop for both lists (its exit is one data-dependent branch).
+static inline void iq2_min_except2(float* p, float* q, int count, int i, int j, float* mp, float* mq) {
+    const float pi = p[i], pj = p[j], qi = q[i], qj = q[j];
+    p[i] = p[j] = q[i] = q[j] = __builtin_inff();
+    __m256 a = _mm256_set1_ps(__builtin_inff()), b = a;
+    for (int c = 0; c < count; c += 8) {  // min_ps(v, m) is m when v is NaN
+        a = _mm256_min_ps(_mm256_load_ps(p + c), a);
+        b = _mm256_min_ps(_mm256_load_ps(q + c), b);
+    }
+    p[i] = pi;
+    p[j] = pj;
+    q[i] = qi;
+    q[j] = qj;
+    *mp = hmin_ps(a);
+    *mq = hmin_ps(b);
 }
 
 // Per point of a group: the terms of M(s) = 100 s^2 W + 20 s X1 + X2 (header comment). Only a
@@ -113,8 +120,9 @@ struct Iq2RunSnap {
     bool certified(int a, const Scan& ra, int b, const Scan& rb) const {
         const float e = ra.err > rb.err ? ra.err : rb.err;
         if (ra.pos < 0 || rb.pos < 0 || !(e < 1e20f) || !(s[a] > 0) || !(s[b] > 0)) return false;
-        const float ga = iq2_min_except(ra.d, count, ra.pos, rb.pos) - ra.d[ra.pos];
-        const float gb = iq2_min_except(rb.d, count, ra.pos, rb.pos) - rb.d[ra.pos];
+        float ma, mb;
+        iq2_min_except2(ra.d, rb.d, count, ra.pos, rb.pos, &ma, &mb);
+        const float ga = ma - ra.d[ra.pos], gb = mb - rb.d[ra.pos];
         const float mua = (ga * 0.999999f - 2 * ra.err) / s[a], mub = (gb * 0.999999f - 2 * rb.err) / s[b];
         const float mu = mua < mub ? mua : mub;
         return mu > 0 && mu * (s[a] < s[b] ? s[a] : s[b]) * 0.999999f > 2 * e;

@@ -142,18 +142,26 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
             for (int j = 0; j < 8; ++j, kv = _mm256_srli_epi32(kv, 2))
                 iq_fit_step(sx, s2, g.wx[8 * k + j], g.weight[8 * k + j], _mm256_permutevar_ps(odd, kv));
         }
-        alignas(32) float sumqx[8], sumq2[8];
+        // Branch-free acceptance (the outcome is data-dependent): every trial's scale sumqx/sumq2 and
+        // best scale*sumqx in lanes (the scalar operations), the scalar test chained with selects.
+        const __m256 scv = _mm256_div_ps(sx, s2);
+        alignas(32) float sumqx[8], sumq2[8], scl[8], bst[8];
         _mm256_store_ps(sumqx, sx);
         _mm256_store_ps(sumq2, s2);
+        _mm256_store_ps(scl, scv);
+        _mm256_store_ps(bst, _mm256_mul_ps(scv, sx));
+        int pick = -1;
         for (int t = 0; t < nt; ++t) {
-            if (sumq2[t] > 0 && sumqx[t] * sumqx[t] > s.best * sumq2[t]) {
-                s.scale = sumqx[t] / sumq2[t];
-                s.best = s.scale * sumqx[t];
-                for (int k = 0; k < NP; ++k) {
-                    s.keys[k] = static_cast<uint16_t>(key[k][t0 + t]);
-                    s.on_grid[k] = !((off[k] >> (t0 + t)) & 1);
-                }
-            }
+            const bool acc = (sumq2[t] > 0) & (sumqx[t] * sumqx[t] > s.best * sumq2[t]);
+            s.scale = acc ? scl[t] : s.scale;
+            s.best = acc ? bst[t] : s.best;
+            pick = acc ? t : pick;
+        }
+        const bool any = pick >= 0;
+        const int tp = t0 + (any ? pick : 0);
+        for (int k = 0; k < NP; ++k) {
+            s.keys[k] = any ? static_cast<uint16_t>(key[k][tp]) : s.keys[k];
+            s.on_grid[k] = any ? !((off[k] >> tp) & 1) : s.on_grid[k];
         }
     }
 }

@@ -43,23 +43,23 @@ float make_qp_quants32(int nmax, const float* x, const float* w, float max, uint
         const __m256 da = _mm256_sub_ps(xi, _mm256_mul_ps(sc_a, la));
         mse_a = _mm256_add_ps(mse_a, _mm256_mul_ps(_mm256_mul_ps(wi, da), da));
     }
-    alignas(32) float mse[8], isc[8], eb[n];
+    alignas(32) float isc[9], eb[n];
     for (int i = 0; i < n; i += 8) {
         const __m256 xi = _mm256_loadu_ps(x + i), wi = _mm256_loadu_ps(w + i);
         const __m256 lb = _mm256_cvtepi32_ps(_mm256_and_si256(nearest_int_ps(_mm256_mul_ps(is_b, xi)), byte));
         const __m256 db = _mm256_sub_ps(xi, _mm256_mul_ps(sc_b, lb));
         _mm256_store_ps(eb + i, _mm256_mul_ps(_mm256_mul_ps(wi, db), db));
     }
-    _mm256_store_ps(mse, mse_a);
     _mm256_store_ps(isc, is_a);
-    float best_mse = 0, iscale = _mm256_cvtss_f32(is_b);
+    isc[8] = _mm256_cvtss_f32(is_b);
+    float best_mse = 0;
     for (int i = 0; i < n; ++i) best_mse += eb[i];
-    for (int t = 0; t < 8; ++t) {
-        if (mse[t] < best_mse) {
-            best_mse = mse[t];
-            iscale = isc[t];
-        }
-    }
+    // ggml's in-order strict-< pick, without branches: the first lane holding the smallest non-NaN
+    // mse, taken when that is below the first trial's (NaN never wins either way).
+    const __m256 nan_a = _mm256_cmp_ps(mse_a, mse_a, _CMP_UNORD_Q);
+    const float m = hmin_ps(_mm256_blendv_ps(mse_a, _mm256_set1_ps(__builtin_inff()), nan_a));
+    const unsigned eq = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(mse_a, _mm256_set1_ps(m), _CMP_EQ_OQ)));
+    const float iscale = isc[m < best_mse ? __builtin_ctz(eq | 256u) : 8];
 
     // Levels at the chosen scale and their fit sums (products in lanes, sums in scalar order). L holds
     // the stored uint8 levels (a negative x, possible after the parity flip, wraps), the sums use the
