@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "avx2_iq2_prep.h"
 #include "avx2_iqsearch.h"
 #include "avx2_math.h"
 #include "dgk/fp.h"
@@ -117,42 +118,21 @@ static inline uint32_t iq3_best_key(const Iq3LaneIndex& ix, uint32_t key, __m256
     return c[__builtin_ctzll(eq)];
 }
 
-// iq::fold_group for np = 4 without data-dependent branches (random signs made the scalar one
-// mispredict ~20 times a group). Same bits: |x| by the scalar's test (x >= 0 kept, else the sign bit
-// flipped, NaN too); with parity, an odd count flips the first j of least v = (w*x)*x. The scalar
-// scan from v[0] ignores NaN v[j] (j > 0) and keeps j = 0 when v[0] is NaN: NaN becomes +inf,
-// or -inf at j = 0, then the first lane equal to the minimum is the scalar's j.
+// iq::fold_group for np = 4 with avx2_iq2_prep.h's branch-free fold (random signs made the
+// scalar one mispredict ~20 times a group): the same bits.
 struct Iq3Fold {
     float operator()(int, const float* xb, const float* weight, bool parity, float* xval, float* waux,
                      uint8_t* signs) const {
-        const __m256 neg0 = _mm256_set1_ps(-0.0f);
-        const __m256 nan_as = _mm256_setr_ps(-INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY);
-        __m256 vmax = _mm256_set1_ps(-INFINITY), nan = _mm256_setzero_ps();
+        __m256 vmax = _mm256_set1_ps(-__builtin_inff()), nan = _mm256_setzero_ps();
         for (int k = 0; k < 4; ++k) {
-            const __m256 x = _mm256_loadu_ps(xb + 8 * k), w = _mm256_loadu_ps(weight + 8 * k);
+            const __m256 w = _mm256_loadu_ps(weight + 8 * k);
             _mm256_store_ps(waux + 8 * k, _mm256_sqrt_ps(w));
-            const __m256 ge = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
-            __m256 flip = _mm256_andnot_ps(ge, neg0);
-            unsigned s = ~(unsigned)_mm256_movemask_ps(ge) & 255u;
-            if (parity) {
-                __m256 v = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
-                v = _mm256_blendv_ps(v, nan_as, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-                const __m256 m = _mm256_set1_ps(hmin_ps(v));
-                const unsigned j = (unsigned)__builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, m, _CMP_EQ_OQ)));
-                const unsigned bit = (__builtin_popcount(s) & 1u) << j;
-                s = (s ^ bit) & 127u;
-                flip = _mm256_xor_ps(flip, _mm256_and_ps(_mm256_castsi256_ps(iq_lane_mask(bit)), neg0));
-            }
-            signs[k] = (uint8_t)s;
-            const __m256 xv = _mm256_xor_ps(x, flip);
+            const __m256 xv = fold_point8(_mm256_loadu_ps(xb + 8 * k), w, parity, signs + k);
             _mm256_store_ps(xval + 8 * k, xv);
             vmax = _mm256_max_ps(vmax, xv);
             nan = _mm256_or_ps(nan, _mm256_cmp_ps(xv, xv, _CMP_UNORD_Q));
         }
-        // Without NaN only a zero maximum's sign can differ from the scalar's, and signed_group
-        // skips a zero maximum either way.
-        if (_mm256_movemask_ps(nan)) return iq::max_value(xval, 32);
-        return hmax_ps(vmax);
+        return folded_max(vmax, nan, xval, 32);
     }
 };
 

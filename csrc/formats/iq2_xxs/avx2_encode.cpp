@@ -25,7 +25,8 @@ using iq2xxs::kMaxQ;
 // scales of steps -4..-1, 1..4 in the lanes of one vector, each lane summing its squared errors
 // in element order, and the first trial (step 0, levels wrapped to uint8 as ggml stores them) with
 // the elements in the lanes, its errors then summed in element order; the refinement passes test
-// all elements in vectors and replay the candidates in order with the scalar arithmetic. Returns the scale; Lout receives the levels.
+// all elements in vectors and replay the candidates in order with the scalar arithmetic. Returns
+// the scale; Lout receives the levels.
 float make_qp_quants32(int nmax, const float* x, const float* w, float max, uint8_t* Lout) {
     constexpr int n = 32;
     const __m256 vmax = _mm256_set1_ps(max);
