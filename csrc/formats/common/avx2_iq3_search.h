@@ -48,6 +48,8 @@ struct Iq3LaneIndex {
 static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
     const ref::Iq3GridIndex& g = ref::iq3_grid_index(grid_size);
     auto* ix = new Iq3LaneIndex;
+    ix->cand.reserve(g.nb.size() + ref::Iq3GridIndex::kKeys);       // bounds: +1 and +16 padding a key
+    ix->kpad.reserve(g.nb.size() + 16 * ref::Iq3GridIndex::kKeys);
     for (int key = 0; key < ref::Iq3GridIndex::kKeys; ++key) {
         ix->grid_of_key[key] = g.grid_of_key[key];
         ix->kbegin[key] = (uint32_t)ix->kpad.size();
