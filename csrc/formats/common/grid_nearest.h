@@ -49,12 +49,15 @@ inline std::vector<uint8_t> half_rows(const uint8_t* lv, int n, int coords, int 
     return out;
 }
 
-// Whether some d[g] (g < n, a multiple of 16) equals v, stopping at the first.
+// Whether some d[g] (g < n, a multiple of 32) equals v, stopping at the first.
 inline bool any_equal(const uint8_t* d, int n, uint8_t v) {
 #if defined(__SSE2__)
     const __m128i vv = _mm_set1_epi8((char)v);
-    for (int g = 0; g < n; g += 16)
-        if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + g)), vv))) return true;
+    for (int g = 0; g < n; g += 32) {
+        const __m128i e0 = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + g)), vv);
+        const __m128i e1 = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + g + 16)), vv);
+        if (_mm_movemask_epi8(_mm_or_si128(e0, e1))) return true;
+    }
 #else
     for (int g = 0; g < n; ++g)
         if (d[g] == v) return true;
@@ -62,12 +65,12 @@ inline bool any_equal(const uint8_t* d, int n, uint8_t v) {
     return false;
 }
 
-// Distances d[g] = a[g] + b[g] of one key to the n points (n a multiple of 16, every sum <=
+// Distances d[g] = a[g] + b[g] of one key to the n points (n a multiple of 32, every sum <=
 // dlimit < 256); the points whose distance is among the `nwant` (<= 4) smallest distinct values,
 // ordered by (distance, index) as ggml's sort of (distance, index) pairs, are written to out
 // (room for nwant*n) and their count returned. d: room for n.
 inline int nearest(const uint8_t* a, const uint8_t* b, int n, int nwant, int dlimit, uint8_t* d, uint16_t* out) {
-    if (nwant > 4 || n % 16) throw std::logic_error("grid_nearest: unsupported list shape");
+    if (nwant > 4 || n % 32) throw std::logic_error("grid_nearest: unsupported list shape");
     uint8_t m = 255;
     for (int g = 0; g < n; ++g) {
         d[g] = (uint8_t)(a[g] + b[g]);
@@ -93,16 +96,19 @@ inline int nearest(const uint8_t* a, const uint8_t* b, int n, int nwant, int dli
         if (m > dlimit - lo) break;
     }
     // Points within the largest kept distance into one bucket per distance, in index order (a
-    // 16-point mask is mostly 0), then the buckets back to back.
+    // 32-point mask has few bits set), then the buckets back to back.
     uint16_t* bucket[4];
     int size[4] = {0, 0, 0, 0};
     int8_t rank[256];
     for (int t = 0; t < k; ++t) bucket[t] = out + (size_t)t * n, rank[dist[t]] = (int8_t)t;
 #if defined(__SSE2__)
     const __m128i vmax = _mm_set1_epi8((char)dist[k - 1]);
-    for (int g = 0; g < n; g += 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + g));
-        for (unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, vmax), v)); bits; bits &= bits - 1) {
+    for (int g = 0; g < n; g += 32) {
+        const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + g));
+        const __m128i v1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + g + 16));
+        unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v0, vmax), v0)) |
+                        (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v1, vmax), v1)) << 16;
+        for (; bits; bits &= bits - 1) {
             const int p = g + __builtin_ctz(bits), t = rank[d[p]];
             bucket[t][size[t]++] = (uint16_t)p;
         }
