@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -16,6 +17,8 @@
 #include "dgk/scan.h"
 #include "dgk/tables.h"
 #include "dgk/thread_pool.h"
+#include "../formats/common/iq2_grid_index.h"
+#include "../formats/common/iq3_grid_index.h"
 
 namespace py = pybind11;
 using namespace dgk;
@@ -232,5 +235,39 @@ PYBIND11_MODULE(_core, m) {
         if (name == "kvalues_iq4nl") return bytes(kvalues_iq4nl, sizeof kvalues_iq4nl);
         if (name == "kvalues_mxfp4") return bytes(kvalues_mxfp4, sizeof kvalues_mxfp4);
         throw py::value_error("unknown table: " + name);
+    });
+
+    // Raw arrays of the IQ encoders' lookup indexes (built on first use), for tests that rebuild
+    // them independently: "iq2xxs", "iq2xs", "iq2s", "iq1" (iq2_grid_index.h), "iq3xxs", "iq3s".
+    m.def("grid_index", [](const std::string& name) {
+        auto bytes = [](const void* p, size_t n) { return py::bytes(static_cast<const char*>(p), n); };
+        py::dict d;
+        if (name == "iq3xxs" || name == "iq3s") {
+            const ref::Iq3GridIndex& g = ref::iq3_grid_index(name == "iq3xxs" ? 256 : 512);
+            d["level"] = bytes(g.level.data(), g.level.size());
+            d["value"] = bytes(g.value.data(), g.value.size() * sizeof(float));
+            d["grid_of_key"] = bytes(g.grid_of_key, sizeof g.grid_of_key);
+            d["nb_begin"] = bytes(g.nb_begin, sizeof g.nb_begin);
+            d["nb"] = bytes(g.nb.data(), g.nb.size() * sizeof(uint16_t));
+            d["nb_value"] = bytes(g.nb_value.data(), g.nb_value.size() * sizeof(float));
+            return d;
+        }
+        using iq2::Lattice;
+        const Lattice which = name == "iq2xxs" ? Lattice::IQ2_XXS : name == "iq2xs" ? Lattice::IQ2_XS
+                            : name == "iq2s"   ? Lattice::IQ2_S   : name == "iq1"   ? Lattice::IQ1
+                                               : throw py::value_error("unknown grid index: " + name);
+        const iq2::GridIndex& gi = iq2::grid_index(which);
+        const iq2::GridArrays a = gi.arrays();
+        size_t end = 0;  // the lists end with the one that starts last (count, entries, padding to 8)
+        for (int key = 0; key < 65536; ++key)
+            end = std::max(end, a.nb_offset[key] + 1 + ((size_t)a.nb_points[a.nb_offset[key]] + 7) / 8 * 8);
+        d["levels"] = bytes(gi.levels(0), 8 * (size_t)a.size);
+        d["odd"] = bytes(gi.odd_values(0), 8 * (size_t)a.size * sizeof(float));
+        d["map"] = bytes(a.map, 65536 * sizeof(int32_t));
+        d["nb_offset"] = bytes(a.nb_offset, 65536 * sizeof(uint32_t));
+        d["nb_points"] = bytes(a.nb_points, end * sizeof(uint16_t));
+        d["nb_keys"] = bytes(a.nb_keys, end * sizeof(uint16_t));
+        d["grid_keys"] = bytes(a.grid_keys, (size_t)a.size * sizeof(uint16_t));
+        return d;
     });
 }

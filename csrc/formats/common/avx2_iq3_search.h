@@ -48,20 +48,22 @@ struct Iq3LaneIndex {
 static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
     const ref::Iq3GridIndex& g = ref::iq3_grid_index(grid_size);
     auto* ix = new Iq3LaneIndex;
+    ix->cand.reserve(g.nb.size() + ref::Iq3GridIndex::kKeys);       // bounds: +1 and +16 padding a key
+    ix->kpad.reserve(g.nb.size() + 16 * ref::Iq3GridIndex::kKeys);
+    std::vector<Iq3LaneIndex::Cand> point(grid_size);  // each grid point's entry, made once
+    for (int j = 0; j < grid_size; ++j)
+        for (int i = 0; i < 4; ++i) {
+            const unsigned l = g.level[4 * j + i];
+            point[j].toff[i] = (uint8_t)(4 * (8 * i + l));  // 8 bytes per unit: 8*toff = 32*(8i+l)
+            point[j].key |= l << (3 * i);
+        }
     for (int key = 0; key < ref::Iq3GridIndex::kKeys; ++key) {
         ix->grid_of_key[key] = g.grid_of_key[key];
         ix->kbegin[key] = (uint32_t)ix->kpad.size();
         ix->cbegin[key] = (uint32_t)ix->cand.size();
         for (uint32_t c = g.nb_begin[key]; c < g.nb_begin[key + 1]; ++c) {
-            const int j = g.nb[c];
-            Iq3LaneIndex::Cand cd{};
-            for (int i = 0; i < 4; ++i) {
-                const unsigned l = g.level[4 * j + i];
-                cd.toff[i] = (uint8_t)(4 * (8 * i + l));  // 8 bytes per unit: 8*toff = 32*(8i+l)
-                cd.key |= l << (3 * i);
-            }
-            ix->cand.push_back(cd);
-            ix->kpad.push_back((uint16_t)cd.key);
+            ix->cand.push_back(point[g.nb[c]]);
+            ix->kpad.push_back((uint16_t)point[g.nb[c]].key);
         }
         // IQ3_S lists (3 to ~16 candidates) all take two blocks, so the block loop's exit is predictable.
         const size_t min_len = grid_size == 512 && g.nb_begin[key + 1] > g.nb_begin[key] ? 16 : 0;

@@ -1,8 +1,10 @@
 #include "iq2_grid_index.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "dgk/tables.h"
+#include "grid_nearest.h"
 
 namespace dgk::iq2 {
 
@@ -31,13 +33,6 @@ LatticeSpec spec_of(Lattice which) {
     throw std::logic_error("unknown IQ lattice");
 }
 
-// Keys the encoders can form: every element level in 0..2.
-bool is_ternary_key(int key) {
-    for (int j = 0; j < 8; ++j)
-        if (((key >> (2 * j)) & 3) == 3) return false;
-    return true;
-}
-
 }  // namespace
 
 GridIndex::GridIndex(Lattice which) {
@@ -59,50 +54,44 @@ GridIndex::GridIndex(Lattice which) {
     }
 
     // Neighbour lists. Squared distances between points of levels 2l+1 are 4*sum(dl^2); the factor
-    // does not change the order, so sum(dl^2) (0..32) is bucketed directly: a counting sort by
-    // distance that keeps grid order within a distance reproduces ggml's sort by (distance, index).
-    constexpr int kMaxD = 8 * 4;
+    // does not change the order, so sum(dl^2) (0..32) is compared directly. A key's per-point sums
+    // are the byte sum of one row per half-key (elements 0..3, 4..7); grid_nearest picks the points.
+    std::vector<uint8_t> lv(8 * static_cast<size_t>(size_));  // element-major levels
+    for (int g = 0; g < size_; ++g)
+        for (int j = 0; j < 8; ++j) lv[static_cast<size_t>(j) * size_ + g] = static_cast<uint8_t>(levels_[8 * g + j]);
+    std::vector<int> row_lo, row_hi;
+    const std::vector<uint8_t> lo = grid_nearest::half_rows(lv.data(), size_, 4, 2, 3, row_lo);
+    const std::vector<uint8_t> hi = grid_nearest::half_rows(lv.data() + 4 * static_cast<size_t>(size_), size_, 4, 2, 3, row_hi);
     std::vector<uint8_t> dist(size_);
+    std::vector<uint16_t> list(4 * static_cast<size_t>(size_));
     nb_offset_.assign(kKeys, 0);
     // Lists are padded to a multiple of 8 entries (unused by the scalar code) for the AVX2 searches.
     nb_list_ = {1, 0, 0, 0, 0, 0, 0, 0, 0};  // offset 0: fallback list for keys no encoder forms (a level of 3)
-    for (int key = 0; key < kKeys; ++key) {
-        if (map_[key] >= 0 || !is_ternary_key(key)) continue;
-        int hist[kMaxD + 1] = {0};
-        for (int g = 0; g < size_; ++g) {
-            const int8_t* lv = levels(g);
-            int d = 0;
-            for (int j = 0; j < 8; ++j) {
-                const int dl = ((key >> (2 * j)) & 3) - lv[j];
-                d += dl * dl;
-            }
-            dist[g] = static_cast<uint8_t>(d);
-            ++hist[d];
+    // Keys in increasing order, only those with every level below 3 (both halves have rows).
+    std::vector<int> halves;
+    for (int h = 0; h < 256; ++h)
+        if (row_lo[h] >= 0) halves.push_back(h);
+    for (const int kh : halves) {
+        for (const int kl : halves) {
+            const int key = kh << 8 | kl;
+            if (map_[key] >= 0) continue;
+            const uint8_t* a = &lo[static_cast<size_t>(row_lo[kl]) * size_];
+            const uint8_t* b = &hi[static_cast<size_t>(row_hi[kh]) * size_];
+            const int total = grid_nearest::nearest(a, b, size_, s.nwant, 8 * 4, dist.data(), list.data());
+            const int padded = (total + 7) & ~7;
+            if (padded > kMaxNeighbours) throw std::logic_error("IQ neighbour list longer than kMaxNeighbours");
+            const size_t at = nb_list_.size();
+            nb_offset_[key] = static_cast<uint32_t>(at);
+            nb_list_.resize(at + 1 + padded);
+            nb_list_[at] = static_cast<uint16_t>(total);
+            std::copy(list.begin(), list.begin() + total, nb_list_.begin() + at + 1);
         }
-        // Keep the first `nwant` distances that occur.
-        int start[kMaxD + 1] = {0};
-        int total = 0, have = 0, dmax = -1;
-        for (int d = 0; d <= kMaxD && have < s.nwant; ++d) {
-            start[d] = total;
-            if (hist[d] == 0) continue;
-            total += hist[d];
-            ++have;
-            dmax = d;
-        }
-        if (((total + 7) & ~7) > kMaxNeighbours) throw std::logic_error("IQ neighbour list longer than kMaxNeighbours");
-        const size_t at = nb_list_.size();
-        nb_offset_[key] = static_cast<uint32_t>(at);
-        nb_list_.resize(at + 1 + ((total + 7) & ~7));
-        nb_list_[at] = static_cast<uint16_t>(total);
-        for (int g = 0; g < size_; ++g)
-            if (dist[g] <= dmax) nb_list_[at + 1 + start[dist[g]]++] = static_cast<uint16_t>(g);
     }
 
     // Keys of the neighbours at the same offsets (a count stays a count); padding entries get the
-    // key with every level 3, which no grid point has.
+    // key with every level 3, which no grid point has. The lists lie back to back: walk them once.
     nb_keys_.assign(nb_list_.size(), 0xffff);
-    for (int key = 0; key < kKeys; ++key) {
-        const uint32_t at = nb_offset_[key];
+    for (size_t at = 0; at < nb_list_.size(); at += 1 + ((nb_list_[at] + 7) & ~7)) {
         const int count = nb_list_[at];
         nb_keys_[at] = static_cast<uint16_t>(count);
         for (int c = 1; c <= count; ++c) nb_keys_[at + c] = grid_keys_[nb_list_[at + c]];
