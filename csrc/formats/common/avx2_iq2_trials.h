@@ -133,8 +133,10 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
             }
         }
     }
+    // Per trial: sumq2, sumqx^2 (NaN where sumq2 > 0 fails, so that the test below fails), the
+    // scale sumqx/sumq2 and best = scale*sumqx, the scalar operations in lanes.
+    alignas(32) float q2[24], qx2[24], scl[24], bst[24];
     for (int t0 = 0; t0 < ntr; t0 += 8) {
-        const int nt = ntr - t0 < 8 ? ntr - t0 : 8;
         __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
         for (int k = 0; k < NP; ++k) {
             __m256i kv = _mm256_load_si256(reinterpret_cast<const __m256i*>(key[k] + t0));
@@ -142,26 +144,30 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
             for (int j = 0; j < 8; ++j, kv = _mm256_srli_epi32(kv, 2))
                 iq_fit_step(sx, s2, g.wx[8 * k + j], g.weight[8 * k + j], _mm256_permutevar_ps(odd, kv));
         }
-        // Branch-free acceptance (the outcome is data-dependent): every trial's scale sumqx/sumq2 and
-        // best scale*sumqx in lanes (the scalar operations), the scalar test chained with selects.
         const __m256 scv = _mm256_div_ps(sx, s2);
-        alignas(32) float sumqx[8], sumq2[8], scl[8], bst[8];
-        _mm256_store_ps(sumqx, sx);
-        _mm256_store_ps(sumq2, s2);
-        _mm256_store_ps(scl, scv);
-        _mm256_store_ps(bst, _mm256_mul_ps(scv, sx));
-        int pick = -1;
-        for (int t = 0; t < nt; ++t) {
-            const bool acc = (sumq2[t] > 0) & (sumqx[t] * sumqx[t] > s.best * sumq2[t]);
-            s.scale = acc ? scl[t] : s.scale;
-            s.best = acc ? bst[t] : s.best;
-            pick = acc ? t : pick;
-        }
-        const bool any = pick >= 0;
-        const int tp = t0 + (any ? pick : 0);
+        _mm256_store_ps(q2 + t0, s2);
+        _mm256_store_ps(qx2 + t0, _mm256_blendv_ps(_mm256_set1_ps(__builtin_nanf("")), _mm256_mul_ps(sx, sx),
+                                                   _mm256_cmp_ps(s2, _mm256_setzero_ps(), _CMP_GT_OQ)));
+        _mm256_store_ps(scl + t0, scv);
+        _mm256_store_ps(bst + t0, _mm256_mul_ps(scv, sx));
+    }
+    // The trials in order with the scalar test (sumq2 > 0 and sumqx^2 > best*sumq2), chained with
+    // blends: the outcome is data-dependent (branches mispredicted about once per 8 trials), and
+    // only the carried best is on the dependency chain.
+    __m128 best = _mm_set1_ps(s.best);
+    __m128i pick = _mm_set1_epi32(-1);
+    for (int t = 0; t < ntr; ++t) {
+        const __m128 acc = _mm_cmplt_ps(_mm_mul_ps(best, _mm_broadcast_ss(q2 + t)), _mm_broadcast_ss(qx2 + t));
+        best = _mm_blendv_ps(best, _mm_broadcast_ss(bst + t), acc);
+        pick = _mm_blendv_epi8(pick, _mm_set1_epi32(t), _mm_castps_si128(acc));
+    }
+    s.best = _mm_cvtss_f32(best);
+    const int tp = _mm_cvtsi128_si32(pick);
+    if (tp >= 0) {
+        s.scale = scl[tp];
         for (int k = 0; k < NP; ++k) {
-            s.keys[k] = any ? static_cast<uint16_t>(key[k][tp]) : s.keys[k];
-            s.on_grid[k] = any ? !((off[k] >> tp) & 1) : s.on_grid[k];
+            s.keys[k] = static_cast<uint16_t>(key[k][tp]);
+            s.on_grid[k] = !((off[k] >> tp) & 1);
         }
     }
 }
