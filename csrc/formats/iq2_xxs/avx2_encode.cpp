@@ -152,7 +152,7 @@ bool search_group(const GridArrays& A, const float* xval, const float* weight, c
     for (int k = 0; k < 4; ++k) s.keys[k] = pack_key8(Lqp + 8 * k);
 
     const Iq2Group<4> g(xval, weight, waux);
-    iq2_trials(A, g, eff_max, -6, 6, s);
+    iq2_trials<4, -6, 6>(A, g, eff_max, s);
     iq2_requantize(A, g, true, s);  // every point, when the scale is positive
     for (int k = 0; k < 4; ++k) points[k] = iq2_point(A, s.keys[k]);
     *scale = s.scale;
