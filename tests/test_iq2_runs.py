@@ -98,3 +98,22 @@ def test_run_boundaries(fmt, rng):
     for imatrix in (np.exp(rng.standard_normal(N)).astype(np.float32), np.ones(N, np.float32)):
         assert_avx2_encodes_as_scalar(fmt, x, imatrix)
         assert_avx2_encodes_as_scalar(fmt, ulp_jitter(rng, x, 0.3), imatrix)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_level_fallback(fmt, rng):
+    """The trial levels come from two compares when every |id*x| of a group is below 2^22, else from
+    the rounding trick itself (avx2_iq2_trials.h), whose bits differ beyond that: for IQ2_XXS a huge
+    negative element (the parity flip's pick, of tiny importance) next to ordinary ones; magnitudes
+    spanning the float range for all three."""
+    rows = 64
+    x = rng.standard_normal((rows, N)).astype(np.float32)
+    imatrix = np.exp(rng.standard_normal(N)).astype(np.float32)
+    tiny = rng.choice(N, N // 8, replace=False)
+    imatrix[tiny] = 1e-37
+    huge = x.copy()
+    huge[:, tiny] = -(10.0 ** rng.uniform(7, 12, (rows, tiny.size)))
+    wide = x * (10.0 ** rng.uniform(-30, 30, (rows, N)))
+    y = np.concatenate([huge, -huge, wide]).astype(np.float32)
+    assert_avx2_encodes_as_scalar(fmt, y, imatrix)
+    assert_avx2_encodes_as_scalar(fmt, y, np.ones(N, np.float32))
