@@ -167,12 +167,17 @@ struct Iq2RunSnap {
             const __m256 alpha = _mm256_div_ps(lambda, _mm256_set1_ps(s[a]));
             const __m256 beta = _mm256_div_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), lambda), _mm256_set1_ps(s[b]));
             __m256 best = _mm256_set1_ps(FLT_MAX), second = best;
-            for (int c = 0; c < count; ++c) {
-                const __m256 k = _mm256_fmadd_ps(alpha, _mm256_set1_ps(ra.d[c]), _mm256_mul_ps(beta, _mm256_set1_ps(rb.d[c])));
-                const __m256 lt = _mm256_cmp_ps(k, best, _CMP_LT_OQ);
-                second = _mm256_blendv_ps(_mm256_min_ps(k, second), best, lt);
-                best = _mm256_blendv_ps(best, k, lt);
-                pos = _mm256_blendv_epi8(pos, _mm256_set1_epi32(c), _mm256_castps_si256(lt));
+            // Whole vectors of the padded list (fewer loop branches): a padding entry's k is inf or
+            // NaN (alpha, beta >= 0), which changes neither best nor second.
+            for (int c0 = 0; c0 < count; c0 += 8) {
+#pragma GCC unroll 8
+                for (int c = c0; c < c0 + 8; ++c) {
+                    const __m256 k = _mm256_fmadd_ps(alpha, _mm256_set1_ps(ra.d[c]), _mm256_mul_ps(beta, _mm256_set1_ps(rb.d[c])));
+                    const __m256 lt = _mm256_cmp_ps(k, best, _CMP_LT_OQ);
+                    second = _mm256_min_ps(_mm256_max_ps(best, k), second);  // a NaN k: max gives it, min second
+                    best = _mm256_min_ps(k, best);
+                    pos = _mm256_blendv_epi8(pos, _mm256_set1_epi32(c), _mm256_castps_si256(lt));
+                }
             }
             const __m256 ok = _mm256_and_ps(_mm256_cmp_ps(best, _mm256_set1_ps(1e30f), _CMP_LT_OQ),
                                             _mm256_cmp_ps(_mm256_sub_ps(second, best), _mm256_set1_ps(5 * e / smin), _CMP_GT_OQ));
