@@ -111,7 +111,9 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 odd = iq2_odd4();
     constexpr int ntr = is_hi - is_lo + 1;  // fixed trip counts: loops unrolled, branches predictable
-    alignas(32) float scale[32] = {};  // 8 past the last trial for Iq2RunSnap
+    constexpr int nv = (ntr + 7) / 8;  // trial vectors
+    alignas(32) float scale[32];        // 8 past the last vector for Iq2RunSnap (zeroed below)
+    _mm256_store_ps(scale + 8 * nv, _mm256_setzero_ps());
     alignas(32) uint32_t key[NP][32];  // 8 past the last vector for the run masks' unaligned loads
     uint32_t off[NP] = {};
     // The ids grow with is (ref_max > 0), the lanes past is_hi excepted, whose keys are never used.
@@ -170,7 +172,6 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
     // values: wx*q and (w*q)*q, each element's table serving every trial vector), then sumq2, sumqx^2
     // (NaN where sumq2 > 0 fails, so that the test below fails), the scale sumqx/sumq2 and
     // best = scale*sumqx, the scalar operations in lanes.
-    constexpr int nv = (ntr + 7) / 8;
     __m256 sx[nv], s2[nv];
     for (int v = 0; v < nv; ++v) sx[v] = s2[v] = _mm256_setzero_ps();
     for (int k = 0; k < NP; ++k) {
