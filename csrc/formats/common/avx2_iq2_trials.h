@@ -132,16 +132,17 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
             _mm256_store_si256(reinterpret_cast<__m256i*>(key[k] + t0), kv);
         }
     }
+    // Bit t of join: trials t and t+1 have the same key and t+1 is off the grid (t+1 < ntr). Levels
+    // grow with id, so equal keys are consecutive and a run from a ends at the first t >= a without
+    // the bit. The masks are taken before any snapping. Trials of runs of 3 or more (those covered by
+    // three joined trials) go to Iq2RunSnap, the others are scanned; each kind in one loop over the
+    // points' masks side by side (bit kStride*k + t), so the branches per run are few.
+    constexpr int kStride = ntr <= 16 ? 16 : 32;
+    static_assert(NP * kStride <= 64, "point masks side by side in 64 bits");
+    uint64_t single = 0, runs = 0, joins = 0;
     for (int k = 0; k < NP; ++k) {
         off[k] &= (1u << ntr) - 1;
-        const float* x = g.xval + 8 * k;
-        const float* w = g.waux + 8 * k;
-        // Bit t of join: trials t and t+1 have the same key and t+1 is off the grid (t+1 < ntr). Levels
-        // grow with id, so equal keys are consecutive and a run from a ends at the first t >= a
-        // without the bit. The mask is taken before any snapping; snapping rewrites only keys of
-        // trials before the next run's start, and the bits read for a run are those of its own
-        // trials and the one after it.
-        key[k][(ntr + 7) & ~7] = 0;  // the last vector's unaligned load reads one entry past the written ones
+        key[k][8 * nv] = 0;  // the last vector's unaligned load reads one entry past the written ones
         uint32_t join = 0;
 #pragma GCC unroll 4
         for (int t0 = 0; t0 < ntr; t0 += 8) {
@@ -150,23 +151,25 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
             join |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(here, next)))) << t0;
         }
         join &= off[k] >> 1;
-        Iq2Bound bound;  // the error bound's sums of this point, for its first run of 3 or more trials
-        bool have_bound = false;
-        for (uint32_t m = off[k]; m;) {
-            const int a = __builtin_ctz(m);
-            const int b = a + __builtin_ctz(~(join >> a));
-            m &= ~((2u << b) - 1);
-            if (b - a < 2) {
-                for (int t = a; t <= b; ++t)
-                    key[k][t] = iq2_snap_off(A, static_cast<uint16_t>(key[k][t]), x, w, _mm256_mul_ps(_mm256_set1_ps(scale[t]), odd));
-            } else {
-                if (!have_bound) {
-                    bound = Iq2Bound(x, w);
-                    have_bound = true;
-                }
-                Iq2RunSnap(A, x, w, bound, scale, key[k], static_cast<uint16_t>(key[k][a])).run(a, b);
-            }
-        }
+        const uint32_t three = join & (join >> 1);
+        const uint32_t in_runs = three | (three << 1) | (three << 2);
+        single |= static_cast<uint64_t>(off[k] & ~in_runs) << (kStride * k);
+        runs |= static_cast<uint64_t>(in_runs) << (kStride * k);
+        joins |= static_cast<uint64_t>(join) << (kStride * k);
+    }
+    for (uint64_t m = single; m; m &= m - 1) {
+        const int i = __builtin_ctzll(m), k = i / kStride, t = i % kStride;
+        key[k][t] = iq2_snap_off(A, static_cast<uint16_t>(key[k][t]), g.xval + 8 * k, g.waux + 8 * k,
+                                 _mm256_mul_ps(_mm256_set1_ps(scale[t]), odd));
+    }
+    for (uint64_t m = runs; m;) {
+        const int i = __builtin_ctzll(m), k = i / kStride, a = i % kStride;
+        const int b = a + __builtin_ctzll(~(joins >> i));
+        m &= ~((2ull << (kStride * k + b)) - 1);
+        const float* x = g.xval + 8 * k;
+        const float* w = g.waux + 8 * k;
+        const Iq2Bound bound(x, w);  // the error bound's sums of this point
+        Iq2RunSnap(A, x, w, bound, scale, key[k], static_cast<uint16_t>(key[k][a])).run(a, b);
     }
     // Per trial: the fit sums (iq_fit_step's products, read from per-element tables of the level
     // values: wx*q and (w*q)*q, each element's table serving every trial vector), then sumq2, sumqx^2
