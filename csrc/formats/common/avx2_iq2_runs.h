@@ -110,9 +110,7 @@ struct Iq2RunSnap {
         : A(A_), x(x_), w(w_), bound(bound_), s(s_), keys(keys_), list(A_.nb_keys + A_.nb_offset[key] + 1),
           count(A_.nb_keys[A_.nb_offset[key]]) {}
 
-    Scan scan(int t, float* d) {
-        __m256 T[8];
-        iq2_terms(x, w, _mm256_mul_ps(_mm256_set1_ps(s[t]), iq2_odd4()), T);
+    Scan scan(int t, const __m256 T[8], float* d) {
         Scan r{iq2_distances(list, count, T, d), bound.err(s[t]), d};
         keys[t] = list[r.pos < 0 ? 0 : r.pos];
         return r;
@@ -228,9 +226,11 @@ struct Iq2RunSnap {
         const int p = iq2_distances(list, count, T, d);
         return list[p < 0 ? 0 : p];
     }
-    void run(int a, int b) {
-        const Scan ra = scan(a, dist[0]);
-        if (b > a) between(a, ra, b, scan(b, dist[1]));
+    void run(int a, int b) {  // b >= a + 2
+        __m256 Ta[8], Tb[8];
+        iq2_terms2(x, w, s[a], s[b], Ta, Tb);
+        const Scan ra = scan(a, Ta, dist[0]);
+        between(a, ra, b, scan(b, Tb, dist[1]));
     }
 };
 

@@ -52,6 +52,20 @@ static inline void iq2_terms(const float* x, const float* w, __m256 sq, __m256 T
     }
 }
 
+// iq2_terms at two scales, s0 into T0 and s1 into T1, computed per element with the two scales in
+// the two halves (the same operations on the same values), then each half duplicated: fewer
+// operations than two transposing iq2_terms.
+static inline void iq2_terms2(const float* x, const float* w, float s0, float s1, __m256 T0[8], __m256 T1[8]) {
+    const __m256 sq = _mm256_mul_ps(_mm256_setr_ps(s0, s0, s0, s0, s1, s1, s1, s1), iq2_odd4());
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+        const __m256 e = _mm256_sub_ps(sq, _mm256_set1_ps(x[j]));
+        const __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(w[j]), e), e);
+        T0[j] = _mm256_permute2f128_ps(t, t, 0x00);
+        T1[j] = _mm256_permute2f128_ps(t, t, 0x11);
+    }
+}
+
 // The scalar neighbour scan (first strict minimum below FLT_MAX) over a padded list of neighbour
 // keys, 8 per vector: each lane sums its neighbour's 8 terms in element order. Returns the list
 // position of the winner, or -1 when no distance is below FLT_MAX. (IQ1's searches; IQ2's use
