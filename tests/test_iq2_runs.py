@@ -117,3 +117,14 @@ def test_level_fallback(fmt, rng):
     y = np.concatenate([huge, -huge, wide]).astype(np.float32)
     assert_avx2_encodes_as_scalar(fmt, y, imatrix)
     assert_avx2_encodes_as_scalar(fmt, y, np.ones(N, np.float32))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_superblock_sigma2_lanes(fmt, rng):
+    """The AVX2 encoders sum the super-blocks' squares eight super-blocks at a time, one per lane
+    (avx2_iq2_prep.h): rows of 1 to 19 super-blocks (partial last batches), each super-block at its
+    own magnitude so that a sum from the wrong super-block changes the weights."""
+    for nsb in (1, 3, 8, 9, 16, 19):
+        x = rng.standard_normal((4, nsb * N)) * np.repeat(10.0 ** rng.uniform(-3, 3, (4, nsb)), N, axis=1)
+        imatrix = np.exp(rng.standard_normal(nsb * N)).astype(np.float32)
+        assert_avx2_encodes_as_scalar(fmt, x.astype(np.float32), imatrix, row=nsb * N)
