@@ -98,3 +98,33 @@ def test_run_boundaries(fmt, rng):
     for imatrix in (np.exp(rng.standard_normal(N)).astype(np.float32), np.ones(N, np.float32)):
         assert_avx2_encodes_as_scalar(fmt, x, imatrix)
         assert_avx2_encodes_as_scalar(fmt, ulp_jitter(rng, x, 0.3), imatrix)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_level_fallback(fmt, rng):
+    """The trial levels come from two compares when every |id*x| of a group is below 2^22, else from
+    the rounding trick itself (avx2_iq2_trials.h), whose bits differ beyond that: for IQ2_XXS a huge
+    negative element (the parity flip's pick, of tiny importance) next to ordinary ones; magnitudes
+    spanning the float range for all three."""
+    rows = 64
+    x = rng.standard_normal((rows, N)).astype(np.float32)
+    imatrix = np.exp(rng.standard_normal(N)).astype(np.float32)
+    tiny = rng.choice(N, N // 8, replace=False)
+    imatrix[tiny] = 1e-37
+    huge = x.copy()
+    huge[:, tiny] = -(10.0 ** rng.uniform(7, 12, (rows, tiny.size)))
+    wide = x * (10.0 ** rng.uniform(-30, 30, (rows, N)))
+    y = np.concatenate([huge, -huge, wide]).astype(np.float32)
+    assert_avx2_encodes_as_scalar(fmt, y, imatrix)
+    assert_avx2_encodes_as_scalar(fmt, y, np.ones(N, np.float32))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_superblock_sigma2_lanes(fmt, rng):
+    """The AVX2 encoders sum the super-blocks' squares eight super-blocks at a time, one per lane
+    (avx2_iq2_prep.h): rows of 1 to 19 super-blocks (partial last batches), each super-block at its
+    own magnitude so that a sum from the wrong super-block changes the weights."""
+    for nsb in (1, 3, 8, 9, 16, 19):
+        x = rng.standard_normal((4, nsb * N)) * np.repeat(10.0 ** rng.uniform(-3, 3, (4, nsb)), N, axis=1)
+        imatrix = np.exp(rng.standard_normal(nsb * N)).astype(np.float32)
+        assert_avx2_encodes_as_scalar(fmt, x.astype(np.float32), imatrix, row=nsb * N)

@@ -45,11 +45,31 @@ static inline float folded_max(__m256 vmax, __m256 nan, const float* xval, int n
     return _mm256_movemask_ps(nan) ? iq::max_value(xval, n) : hmax_ps(vmax);
 }
 
+// iq::superblock_sigma2 (factor * the squares summed in element order / QK_K) of the n <= 8
+// super-blocks from x, one per lane (lanes past n repeat the last): the same operations, so the
+// same bits, as eight chains side by side instead of eight long dependent ones.
+static inline void superblock_sigma2_x8(const float* x, int64_t n, float factor, float* out) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i0 = 0; i0 < QK_K; i0 += 8) {
+        __m256 r[8];
+        for (int b = 0; b < 8; ++b) r[b] = _mm256_loadu_ps(x + (b < n ? b : n - 1) * QK_K + i0);
+        transpose8x8_ps(r);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) acc = _mm256_add_ps(acc, _mm256_mul_ps(r[i], r[i]));
+    }
+    alignas(32) float sum[8];
+    _mm256_store_ps(sum, acc);
+    for (int b = 0; b < n && b < 8; ++b) out[b] = factor * sum[b] / QK_K;
+}
+
 // NP points of 8 weights. Weights are qw * sqrt(sigma2 + x^2), or 0.25*sigma2 + x^2 without qw
 // (IQ2_S only); signs and magnitudes by fold_point8.
+// sigma2 is the super-block's from superblock_sigma2_x8, the value pack.h passes (which then goes
+// unused, so the compiler drops pack.h's serial sum).
 template <int NP, bool kParity>
 struct Avx2Iq2Prep {
-    float operator()(const float* xb, const float* qw, float sigma2, float* weight, float* xval, float* waux,
+    float sigma2;
+    float operator()(const float* xb, const float* qw, float, float* weight, float* xval, float* waux,
                      uint8_t* signs) const {
         const __m256 vs2 = _mm256_set1_ps(sigma2);
         __m256 vmax = _mm256_set1_ps(-__builtin_inff()), nan = _mm256_setzero_ps();

@@ -110,9 +110,7 @@ struct Iq2RunSnap {
         : A(A_), x(x_), w(w_), bound(bound_), s(s_), keys(keys_), list(A_.nb_keys + A_.nb_offset[key] + 1),
           count(A_.nb_keys[A_.nb_offset[key]]) {}
 
-    Scan scan(int t, float* d) {
-        __m256 T[8];
-        iq2_terms(x, w, _mm256_mul_ps(_mm256_set1_ps(s[t]), iq2_odd4()), T);
+    Scan scan(int t, const __m256 T[8], float* d) {
         Scan r{iq2_distances(list, count, T, d), bound.err(s[t]), d};
         keys[t] = list[r.pos < 0 ? 0 : r.pos];
         return r;
@@ -160,27 +158,36 @@ struct Iq2RunSnap {
     void predict8(int t, int n, int a, const Scan& ra, int b, const Scan& rb) const {
         const float e = ra.err > rb.err ? ra.err : rb.err, smin = s[a] < s[b] ? s[a] : s[b];
         unsigned clear = 0;
-        alignas(32) int p[8];
+        __m256i pos = _mm256_setzero_si256();
         if (ra.pos >= 0 && rb.pos >= 0 && e < 1e20f && smin > 0 && s[a] != s[b]) {
             const __m256 lambda = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(s + t), _mm256_set1_ps(s[b])),
                                                 _mm256_set1_ps(s[a] - s[b]));
             const __m256 alpha = _mm256_div_ps(lambda, _mm256_set1_ps(s[a]));
             const __m256 beta = _mm256_div_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), lambda), _mm256_set1_ps(s[b]));
             __m256 best = _mm256_set1_ps(FLT_MAX), second = best;
-            __m256i pos = _mm256_setzero_si256();
-            for (int c = 0; c < count; ++c) {
-                const __m256 k = _mm256_fmadd_ps(alpha, _mm256_set1_ps(ra.d[c]), _mm256_mul_ps(beta, _mm256_set1_ps(rb.d[c])));
-                const __m256 lt = _mm256_cmp_ps(k, best, _CMP_LT_OQ);
-                second = _mm256_blendv_ps(_mm256_min_ps(k, second), best, lt);
-                best = _mm256_blendv_ps(best, k, lt);
-                pos = _mm256_blendv_epi8(pos, _mm256_set1_epi32(c), _mm256_castps_si256(lt));
+            // Whole vectors of the padded list (fewer loop branches): a padding entry's k is inf or
+            // NaN (alpha, beta >= 0), which changes neither best nor second.
+            for (int c0 = 0; c0 < count; c0 += 8) {
+#pragma GCC unroll 8
+                for (int c = c0; c < c0 + 8; ++c) {
+                    const __m256 k = _mm256_fmadd_ps(alpha, _mm256_set1_ps(ra.d[c]), _mm256_mul_ps(beta, _mm256_set1_ps(rb.d[c])));
+                    const __m256 lt = _mm256_cmp_ps(k, best, _CMP_LT_OQ);
+                    second = _mm256_min_ps(_mm256_max_ps(best, k), second);  // a NaN k: max gives it, min second
+                    best = _mm256_min_ps(k, best);
+                    pos = _mm256_blendv_epi8(pos, _mm256_set1_epi32(c), _mm256_castps_si256(lt));
+                }
             }
             const __m256 ok = _mm256_and_ps(_mm256_cmp_ps(best, _mm256_set1_ps(1e30f), _CMP_LT_OQ),
                                             _mm256_cmp_ps(_mm256_sub_ps(second, best), _mm256_set1_ps(5 * e / smin), _CMP_GT_OQ));
             clear = static_cast<unsigned>(_mm256_movemask_ps(ok));
-            _mm256_store_si256(reinterpret_cast<__m256i*>(p), pos);
         }
-        for (int i = 0; i < n; ++i) keys[t + i] = (clear >> i) & 1 ? list[p[i]] : scan_key(t + i);
+        // Every lane's list[pos] (the 32 bits at list[pos - 1], whose high half it is: list[-1] is the
+        // count, so no read leaves the list), stored for the n trials without a branch per trial;
+        // the unclear ones (rare) are then scanned.
+        const __m256i got = _mm256_srli_epi32(_mm256_i32gather_epi32(reinterpret_cast<const int*>(list - 1), pos, 2), 16);
+        const unsigned live = (1u << n) - 1;
+        _mm256_maskstore_epi32(reinterpret_cast<int*>(keys + t), iq_lane_mask(live), got);
+        for (unsigned m = live & ~clear; m; m &= m - 1) keys[t + __builtin_ctz(m)] = scan_key(t + __builtin_ctz(m));
     }
     // Trial t's winner predicted from the distances at a and b (header comment), else scanned.
     uint16_t predict(int t, int a, const Scan& ra, int b, const Scan& rb) const {
@@ -219,9 +226,11 @@ struct Iq2RunSnap {
         const int p = iq2_distances(list, count, T, d);
         return list[p < 0 ? 0 : p];
     }
-    void run(int a, int b) {
-        const Scan ra = scan(a, dist[0]);
-        if (b > a) between(a, ra, b, scan(b, dist[1]));
+    void run(int a, int b) {  // b >= a + 2
+        __m256 Ta[8], Tb[8];
+        iq2_terms2(x, w, s[a], s[b], Ta, Tb);
+        const Scan ra = scan(a, Ta, dist[0]);
+        between(a, ra, b, scan(b, Tb, dist[1]));
     }
 };
 

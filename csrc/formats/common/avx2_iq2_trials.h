@@ -24,6 +24,39 @@ static inline uint16_t iq2_key_at(const float* xval, float id) {
     return static_cast<uint16_t>(_mm_cvtsi128_si32(h));
 }
 
+// Per lane, the key of point x's levels at the lane's inverse scale id (iq_level per element). With
+// kTame (every |id*x| below 2^22, no NaN) the level is (p > 2) + (p >= 4) for p = id*x: level >= 1
+// iff 0.5*(p - 1) > 0.5 (0.5 rounds to even 0) iff p - 1 > 1, and level >= 2 iff 0.5*(p - 1) >= 1.5
+// iff p - 1 >= 3; p - 1 is exact for p in [2, 4], so both iff p > 2 and p >= 4. Fewer operations
+// per element (the compares give -1 per level, negated at the end).
+template <bool kTame>
+static inline __m256i iq2_lane_keys(__m256 id, const float* x) {
+    if (!kTame) {
+        __m256i kv = iq_level(id, _mm256_set1_ps(x[0]), 2);
+#pragma GCC unroll 8
+        for (int j = 1; j < 8; ++j) kv = _mm256_or_si256(kv, _mm256_slli_epi32(iq_level(id, _mm256_set1_ps(x[j]), 2), 2 * j));
+        return kv;
+    }
+    __m256i neg = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+        const __m256 p = _mm256_mul_ps(id, _mm256_set1_ps(x[j]));
+        const __m256i l = _mm256_add_epi32(_mm256_castps_si256(_mm256_cmp_ps(p, _mm256_set1_ps(2.0f), _CMP_GT_OQ)),
+                                           _mm256_castps_si256(_mm256_cmp_ps(p, _mm256_set1_ps(4.0f), _CMP_GE_OQ)));
+        neg = _mm256_add_epi32(neg, _mm256_slli_epi32(l, 2 * j));
+    }
+    return _mm256_sub_epi32(_mm256_setzero_si256(), neg);
+}
+
+// Whether iq2_lane_keys<true> holds for the points x at every inverse scale in [0, id_hi].
+static inline bool iq2_tame(const float* x, int np, float id_hi) {
+    const __m256 lim = _mm256_set1_ps(0x1p22f), vid = _mm256_set1_ps(id_hi), abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    unsigned ok = 255;
+    for (int k = 0; k < np; ++k)
+        ok &= static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_mul_ps(_mm256_and_ps(_mm256_loadu_ps(x + 8 * k), abs), vid), lim, _CMP_LT_OQ)));
+    return ok == 255;
+}
+
 // One group of 8*NP weights of an IQ2 search: magnitudes, weights, sqrt(weights), and the products
 // weight*xval the fit sums use (the same product the scalar sum forms first).
 template <int NP>
@@ -73,15 +106,19 @@ struct Iq2Search {
 // then the off-grid ones snapped at 1/id (runs of trials with the same key share scans where
 // avx2_iq2_runs.h certifies it), then per vector the fit sums; the trials are compared in order
 // with the scalar test (strict >, best = scale*sumqx) against the carried state.
-template <int NP>
-static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float ref_max, int is_lo, int is_hi,
-                              Iq2Search<NP>& s) {
+template <int NP, int is_lo, int is_hi>
+static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float ref_max, Iq2Search<NP>& s) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 odd = iq2_odd4();
-    const int ntr = is_hi - is_lo + 1;
-    alignas(32) float scale[32] = {};  // 8 past the last trial for Iq2RunSnap
+    constexpr int ntr = is_hi - is_lo + 1;  // fixed trip counts: loops unrolled, branches predictable
+    constexpr int nv = (ntr + 7) / 8;  // trial vectors
+    alignas(32) float scale[32];        // 8 past the last vector for Iq2RunSnap (zeroed below)
+    _mm256_store_ps(scale + 8 * nv, _mm256_setzero_ps());
     alignas(32) uint32_t key[NP][32];  // 8 past the last vector for the run masks' unaligned loads
     uint32_t off[NP] = {};
+    // The ids grow with is (ref_max > 0), the lanes past is_hi excepted, whose keys are never used.
+    const bool tame = ref_max > 0 && iq2_tame(g.xval, NP, (5.0f + static_cast<float>(is_hi) * 0.1f) / ref_max);
+#pragma GCC unroll 4
     for (int t0 = 0; t0 < ntr; t0 += 8) {
         const __m256 isf = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(is_lo + t0), lane));
         const __m256 id = _mm256_div_ps(_mm256_add_ps(_mm256_set1_ps(5.0f), _mm256_mul_ps(isf, _mm256_set1_ps(0.1f))),
@@ -89,79 +126,100 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
         _mm256_store_ps(scale + t0, _mm256_div_ps(_mm256_set1_ps(1.0f), id));
         for (int k = 0; k < NP; ++k) {
             const float* x = g.xval + 8 * k;
-            __m256i kv = iq_level(id, _mm256_set1_ps(x[0]), 2);
-#pragma GCC unroll 8
-            for (int j = 1; j < 8; ++j)
-                kv = _mm256_or_si256(kv, _mm256_slli_epi32(iq_level(id, _mm256_set1_ps(x[j]), 2), 2 * j));
+            const __m256i kv = tame ? iq2_lane_keys<true>(id, x) : iq2_lane_keys<false>(id, x);
             const __m256i grid = _mm256_i32gather_epi32(A.map, kv, 4);
             off[k] |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(grid))) << t0;
             _mm256_store_si256(reinterpret_cast<__m256i*>(key[k] + t0), kv);
         }
     }
+    // Bit t of join: trials t and t+1 have the same key and t+1 is off the grid (t+1 < ntr). Levels
+    // grow with id, so equal keys are consecutive and a run from a ends at the first t >= a without
+    // the bit. The masks are taken before any snapping. Trials of runs of 3 or more (those covered by
+    // three joined trials) go to Iq2RunSnap, the others are scanned; each kind in one loop over the
+    // points' masks side by side (bit kStride*k + t), so the branches per run are few.
+    constexpr int kStride = ntr <= 16 ? 16 : 32;
+    static_assert(NP * kStride <= 64, "point masks side by side in 64 bits");
+    uint64_t single = 0, runs = 0, joins = 0;
     for (int k = 0; k < NP; ++k) {
         off[k] &= (1u << ntr) - 1;
-        const float* x = g.xval + 8 * k;
-        const float* w = g.waux + 8 * k;
-        // Bit t of join: trials t and t+1 have the same key and t+1 is off the grid (t+1 < ntr). Levels
-        // grow with id, so equal keys are consecutive and a run from a ends at the first t >= a
-        // without the bit. The mask is taken before any snapping; snapping rewrites only keys of
-        // trials before the next run's start, and the bits read for a run are those of its own
-        // trials and the one after it.
-        key[k][(ntr + 7) & ~7] = 0;  // the last vector's unaligned load reads one entry past the written ones
+        key[k][8 * nv] = 0;  // the last vector's unaligned load reads one entry past the written ones
         uint32_t join = 0;
+#pragma GCC unroll 4
         for (int t0 = 0; t0 < ntr; t0 += 8) {
             const __m256i here = _mm256_load_si256(reinterpret_cast<const __m256i*>(key[k] + t0));
             const __m256i next = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key[k] + t0 + 1));
             join |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(here, next)))) << t0;
         }
         join &= off[k] >> 1;
-        Iq2Bound bound;  // the error bound's sums of this point, for its first run of 3 or more trials
-        bool have_bound = false;
-        for (uint32_t m = off[k]; m;) {
-            const int a = __builtin_ctz(m);
-            const int b = a + __builtin_ctz(~(join >> a));
-            m &= ~((2u << b) - 1);
-            if (b - a < 2) {
-                for (int t = a; t <= b; ++t)
-                    key[k][t] = iq2_snap_off(A, static_cast<uint16_t>(key[k][t]), x, w, _mm256_mul_ps(_mm256_set1_ps(scale[t]), odd));
-            } else {
-                if (!have_bound) {
-                    bound = Iq2Bound(x, w);
-                    have_bound = true;
-                }
-                Iq2RunSnap(A, x, w, bound, scale, key[k], static_cast<uint16_t>(key[k][a])).run(a, b);
+        const uint32_t three = join & (join >> 1);
+        const uint32_t in_runs = three | (three << 1) | (three << 2);
+        single |= static_cast<uint64_t>(off[k] & ~in_runs) << (kStride * k);
+        runs |= static_cast<uint64_t>(in_runs) << (kStride * k);
+        joins |= static_cast<uint64_t>(join) << (kStride * k);
+    }
+    for (uint64_t m = single; m; m &= m - 1) {
+        const int i = __builtin_ctzll(m), k = i / kStride, t = i % kStride;
+        key[k][t] = iq2_snap_off(A, static_cast<uint16_t>(key[k][t]), g.xval + 8 * k, g.waux + 8 * k,
+                                 _mm256_mul_ps(_mm256_set1_ps(scale[t]), odd));
+    }
+    for (uint64_t m = runs; m;) {
+        const int i = __builtin_ctzll(m), k = i / kStride, a = i % kStride;
+        const int b = a + __builtin_ctzll(~(joins >> i));
+        m &= ~((2ull << (kStride * k + b)) - 1);
+        const float* x = g.xval + 8 * k;
+        const float* w = g.waux + 8 * k;
+        const Iq2Bound bound(x, w);  // the error bound's sums of this point
+        Iq2RunSnap(A, x, w, bound, scale, key[k], static_cast<uint16_t>(key[k][a])).run(a, b);
+    }
+    // Per trial: the fit sums (iq_fit_step's products, read from per-element tables of the level
+    // values: wx*q and (w*q)*q, each element's table serving every trial vector), then sumq2, sumqx^2
+    // (NaN where sumq2 > 0 fails, so that the test below fails), the scale sumqx/sumq2 and
+    // best = scale*sumqx, the scalar operations in lanes.
+    __m256 sx[nv], s2[nv];
+    for (int v = 0; v < nv; ++v) sx[v] = s2[v] = _mm256_setzero_ps();
+    for (int k = 0; k < NP; ++k) {
+        __m256i kv[nv];
+        for (int v = 0; v < nv; ++v) kv[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(key[k] + 8 * v));
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+            const __m256 tx = _mm256_mul_ps(_mm256_set1_ps(g.wx[8 * k + j]), odd);
+            const __m256 t2 = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(g.weight[8 * k + j]), odd), odd);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; ++v) {
+                sx[v] = _mm256_add_ps(sx[v], _mm256_permutevar_ps(tx, kv[v]));
+                s2[v] = _mm256_add_ps(s2[v], _mm256_permutevar_ps(t2, kv[v]));
+                kv[v] = _mm256_srli_epi32(kv[v], 2);
             }
         }
     }
-    for (int t0 = 0; t0 < ntr; t0 += 8) {
-        const int nt = ntr - t0 < 8 ? ntr - t0 : 8;
-        __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
+    alignas(32) float q2[24], qx2[24], scl[24], bst[24];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; ++v) {
+        const __m256 scv = _mm256_div_ps(sx[v], s2[v]);
+        _mm256_store_ps(q2 + 8 * v, s2[v]);
+        _mm256_store_ps(qx2 + 8 * v, _mm256_blendv_ps(_mm256_set1_ps(__builtin_nanf("")), _mm256_mul_ps(sx[v], sx[v]),
+                                                      _mm256_cmp_ps(s2[v], _mm256_setzero_ps(), _CMP_GT_OQ)));
+        _mm256_store_ps(scl + 8 * v, scv);
+        _mm256_store_ps(bst + 8 * v, _mm256_mul_ps(scv, sx[v]));
+    }
+    // The trials in order with the scalar test (sumq2 > 0 and sumqx^2 > best*sumq2), chained with
+    // blends: the outcome is data-dependent (branches mispredicted about once per 8 trials), and
+    // only the carried best is on the dependency chain.
+    __m128 best = _mm_set1_ps(s.best);
+    __m128i pick = _mm_set1_epi32(-1);
+#pragma GCC unroll 24
+    for (int t = 0; t < ntr; ++t) {
+        const __m128 acc = _mm_cmplt_ps(_mm_mul_ps(best, _mm_broadcast_ss(q2 + t)), _mm_broadcast_ss(qx2 + t));
+        best = _mm_blendv_ps(best, _mm_broadcast_ss(bst + t), acc);
+        pick = _mm_blendv_epi8(pick, _mm_set1_epi32(t), _mm_castps_si128(acc));
+    }
+    s.best = _mm_cvtss_f32(best);
+    const int tp = _mm_cvtsi128_si32(pick);
+    if (tp >= 0) {
+        s.scale = scl[tp];
         for (int k = 0; k < NP; ++k) {
-            __m256i kv = _mm256_load_si256(reinterpret_cast<const __m256i*>(key[k] + t0));
-#pragma GCC unroll 8
-            for (int j = 0; j < 8; ++j, kv = _mm256_srli_epi32(kv, 2))
-                iq_fit_step(sx, s2, g.wx[8 * k + j], g.weight[8 * k + j], _mm256_permutevar_ps(odd, kv));
-        }
-        // Branch-free acceptance (the outcome is data-dependent): every trial's scale sumqx/sumq2 and
-        // best scale*sumqx in lanes (the scalar operations), the scalar test chained with selects.
-        const __m256 scv = _mm256_div_ps(sx, s2);
-        alignas(32) float sumqx[8], sumq2[8], scl[8], bst[8];
-        _mm256_store_ps(sumqx, sx);
-        _mm256_store_ps(sumq2, s2);
-        _mm256_store_ps(scl, scv);
-        _mm256_store_ps(bst, _mm256_mul_ps(scv, sx));
-        int pick = -1;
-        for (int t = 0; t < nt; ++t) {
-            const bool acc = (sumq2[t] > 0) & (sumqx[t] * sumqx[t] > s.best * sumq2[t]);
-            s.scale = acc ? scl[t] : s.scale;
-            s.best = acc ? bst[t] : s.best;
-            pick = acc ? t : pick;
-        }
-        const bool any = pick >= 0;
-        const int tp = t0 + (any ? pick : 0);
-        for (int k = 0; k < NP; ++k) {
-            s.keys[k] = any ? static_cast<uint16_t>(key[k][tp]) : s.keys[k];
-            s.on_grid[k] = any ? !((off[k] >> tp) & 1) : s.on_grid[k];
+            s.keys[k] = static_cast<uint16_t>(key[k][tp]);
+            s.on_grid[k] = !((off[k] >> tp) & 1);
         }
     }
 }
@@ -190,7 +248,7 @@ static inline float iq2_search_group16(const GridArrays& A, const float* xval, c
                                        const float* waux, float max, uint16_t keys[2]) {
     const Iq2Group<2> g(xval, weight, waux);
     Iq2Search<2> s{max / 5, 0, {0, 0}, {true, true}};
-    iq2_trials(A, g, max, -9, 9, s);
+    iq2_trials<2, -9, 9>(A, g, max, s);
     iq2_requantize(A, g, false, s);
     keys[0] = s.keys[0];
     keys[1] = s.keys[1];

@@ -52,6 +52,20 @@ static inline void iq2_terms(const float* x, const float* w, __m256 sq, __m256 T
     }
 }
 
+// iq2_terms at two scales, s0 into T0 and s1 into T1, computed per element with the two scales in
+// the two halves (the same operations on the same values), then each half duplicated: fewer
+// operations than two transposing iq2_terms.
+static inline void iq2_terms2(const float* x, const float* w, float s0, float s1, __m256 T0[8], __m256 T1[8]) {
+    const __m256 sq = _mm256_mul_ps(_mm256_setr_ps(s0, s0, s0, s0, s1, s1, s1, s1), iq2_odd4());
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+        const __m256 e = _mm256_sub_ps(sq, _mm256_set1_ps(x[j]));
+        const __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(w[j]), e), e);
+        T0[j] = _mm256_permute2f128_ps(t, t, 0x00);
+        T1[j] = _mm256_permute2f128_ps(t, t, 0x11);
+    }
+}
+
 // The scalar neighbour scan (first strict minimum below FLT_MAX) over a padded list of neighbour
 // keys, 8 per vector: each lane sums its neighbour's 8 terms in element order. Returns the list
 // position of the winner, or -1 when no distance is below FLT_MAX. (IQ1's searches; IQ2's use
@@ -87,12 +101,14 @@ static inline int iq2_best_position(const uint16_t* keys, int count, const __m25
 
 // The scan of iq2_best_position that also stores every list entry's distance in d (padding entries
 // too: inf or NaN). Its winner, the first strict minimum below FLT_MAX, is the first entry equal to
-// the smallest distance m (NaN equals nothing, +-0 compare equal as in the scan), so the loop keeps
-// only the lane minima (min_ps(v, best) keeps best for a NaN v) and a second pass over d finds it:
-// fewer operations and registers than tracking positions.
+// the smallest distance m (NaN equals nothing, +-0 compare equal as in the scan): each lane keeps
+// its minimum and where it first reached it (strict <), and the smallest such position among the
+// lanes whose minimum is m is the winner. No second pass, so no data-dependent exit besides the
+// list length.
 static inline int iq2_distances(const uint16_t* keys, int count, const __m256 T[8], float* d) {
     __m256 best = _mm256_set1_ps(FLT_MAX);
-    for (int c = 0; c < count; c += 8) {
+    __m256i pos = _mm256_setzero_si256(), at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int c = 0; c < count; c += 8, at = _mm256_add_epi32(at, _mm256_set1_epi32(8))) {
         __m256i k = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(keys + c)));
         __m256 v = _mm256_permutevar_ps(T[0], k);  // term 0 first, as above
 #pragma GCC unroll 8
@@ -101,15 +117,17 @@ static inline int iq2_distances(const uint16_t* keys, int count, const __m256 T[
             v = _mm256_add_ps(v, _mm256_permutevar_ps(T[j], k));
         }
         _mm256_store_ps(d + c, v);
-        best = _mm256_min_ps(v, best);
+        pos = _mm256_blendv_epi8(pos, at, _mm256_castps_si256(_mm256_cmp_ps(v, best, _CMP_LT_OQ)));
+        best = _mm256_min_ps(v, best);  // v < best ? v : best (best for a NaN v)
     }
     const float m = hmin_ps(best);
     if (!(m < FLT_MAX)) return -1;
-    const __m256 vm = _mm256_set1_ps(m);
-    for (int c = 0;; c += 8) {  // m is one of the distances
-        const unsigned eq = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(d + c), vm, _CMP_EQ_OQ)));
-        if (eq) return c + __builtin_ctz(eq);
-    }
+    const __m256i p = _mm256_blendv_epi8(_mm256_set1_epi32(INT_MAX), pos,
+                                         _mm256_castps_si256(_mm256_cmp_ps(best, _mm256_set1_ps(m), _CMP_EQ_OQ)));
+    __m128i h = _mm_min_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    h = _mm_min_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_min_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
 }
 
 // The key of ggml's best neighbour of an off-grid key (iq2_find_best_neighbour /

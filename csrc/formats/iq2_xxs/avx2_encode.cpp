@@ -152,7 +152,7 @@ bool search_group(const GridArrays& A, const float* xval, const float* weight, c
     for (int k = 0; k < 4; ++k) s.keys[k] = pack_key8(Lqp + 8 * k);
 
     const Iq2Group<4> g(xval, weight, waux);
-    iq2_trials(A, g, eff_max, -6, 6, s);
+    iq2_trials<4, -6, 6>(A, g, eff_max, s);
     iq2_requantize(A, g, true, s);  // every point, when the scale is positive
     for (int k = 0; k < 4; ++k) points[k] = iq2_point(A, s.keys[k]);
     *scale = s.scale;
@@ -168,7 +168,12 @@ void encode_iq2_xxs(const float* x, void* dst, int64_t n, const float* imatrix) 
         return search_group(A, xval, w, waux, max, scale, points);
     };
     auto* y = static_cast<block_iq2_xxs*>(dst);
-    for (int64_t b = 0; b < n / QK_K; ++b) iq2xxs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search, Avx2Iq2Prep<4, true>{});
+    const int64_t nb = n / QK_K;
+    float sigma2[8];
+    for (int64_t b = 0; b < nb; ++b) {
+        if (b % 8 == 0) superblock_sigma2_x8(x + b * QK_K, nb - b, 1, sigma2);
+        iq2xxs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search, Avx2Iq2Prep<4, true>{sigma2[b % 8]});
+    }
 }
 
 }  // namespace dgk::avx2
