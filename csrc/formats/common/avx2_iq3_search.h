@@ -41,12 +41,16 @@ struct Iq3LaneIndex {
     // .. kbegin[k+1]), padded to whole blocks of eight with copies of the last candidate.
     uint32_t kbegin[ref::Iq3GridIndex::kKeys + 1];
     std::vector<uint16_t> kpad;
-    // By candidate: cand[cbegin[k] .. cbegin[k+1]), padded to an even count the same way.
-    uint32_t cbegin[ref::Iq3GridIndex::kKeys + 1];
+    // By candidate, per key k: rows, bit 8*i + l set when some candidate of k has level l at
+    // coordinate i (the term rows the key reads; 0 exactly for the on-grid keys), and its
+    // candidates cand[by_key[k].cbegin .. by_key[k+1].cbegin), padded to an even count the same
+    // way. One entry per key so that the gather of the rows brings the list start in too.
+    struct KeyCands {
+        uint32_t rows;
+        uint32_t cbegin;
+    };
+    KeyCands by_key[ref::Iq3GridIndex::kKeys + 1];
     std::vector<Cand> cand;
-    // Bit 8*i + l of rows[k]: some candidate of key k has level l at coordinate i (the term
-    // rows the key reads); 0 exactly for the on-grid keys.
-    uint32_t rows[ref::Iq3GridIndex::kKeys];
 };
 
 // A copy of the last candidate has the same distance, which never replaces the first minimum
@@ -57,7 +61,7 @@ static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
     for (int key = 0; key < ref::Iq3GridIndex::kKeys; ++key) {
         ix->grid_of_key[key] = g.grid_of_key[key];
         ix->kbegin[key] = (uint32_t)ix->kpad.size();
-        ix->cbegin[key] = (uint32_t)ix->cand.size();
+        ix->by_key[key].cbegin = (uint32_t)ix->cand.size();
         uint32_t rows = 0;
         for (uint32_t c = g.nb_begin[key]; c < g.nb_begin[key + 1]; ++c) {
             const int j = g.nb[c];
@@ -71,15 +75,15 @@ static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
             ix->cand.push_back(cd);
             ix->kpad.push_back((uint16_t)cd.key);
         }
-        ix->rows[key] = rows;
+        ix->by_key[key].rows = rows;
         // IQ3_S lists (3 to ~16 candidates) all take two blocks, so the block loop's exit is predictable.
         const size_t min_len = grid_size == 512 && g.nb_begin[key + 1] > g.nb_begin[key] ? 16 : 0;
         while ((ix->kpad.size() - ix->kbegin[key]) % 8 || ix->kpad.size() - ix->kbegin[key] < min_len)
             ix->kpad.push_back(ix->kpad.back());
-        if ((ix->cand.size() - ix->cbegin[key]) % 2) ix->cand.push_back(ix->cand.back());
+        if ((ix->cand.size() - ix->by_key[key].cbegin) % 2) ix->cand.push_back(ix->cand.back());
     }
     ix->kbegin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->kpad.size();
-    ix->cbegin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->cand.size();
+    ix->by_key[ref::Iq3GridIndex::kKeys] = {0, (uint32_t)ix->cand.size()};
     return ix;
 }
 
@@ -145,6 +149,18 @@ struct Iq3Fold {
     }
 };
 
+// iq::weights_or_x2 for a 32-weight group, eight per vector with the scalar operations
+// (qw * sqrt(sigma2 + x*x), or x*x without qw): the same bits.
+struct Iq3Weights {
+    void operator()(const float* x, const float* qw, float sigma2, int, float* w) const {
+        const __m256 vs2 = _mm256_set1_ps(sigma2);
+        for (int k = 0; k < 4; ++k) {
+            const __m256 xv = _mm256_loadu_ps(x + 8 * k), x2 = _mm256_mul_ps(xv, xv);
+            _mm256_storeu_ps(w + 8 * k, qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * k), _mm256_sqrt_ps(_mm256_add_ps(vs2, x2))) : x2);
+        }
+    }
+};
+
 // One group's inputs: xval (|x|, maybe one negated by IQ3_XXS's parity fix), weight, waux =
 // sqrtf(weight), wx = weight*xval (the product the fit sums use).
 struct Iq3GroupIn {
@@ -165,8 +181,8 @@ struct alignas(64) Iq3Terms {
 // offset into the term rows): the first candidate of least distance per lane. Strict < from
 // FLT_MAX, the first candidate kept when none is below it (as the scalar code).
 static inline __m256i iq3_scan(const Iq3LaneIndex& ix, uint32_t k0, const char* tb) {
-    const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.cbegin[k0];
-    const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.cbegin[k0 + 1];
+    const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.by_key[k0].cbegin;
+    const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.by_key[k0 + 1].cbegin;
     __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i best_key = _mm256_set1_epi32((int)c->key);
     for (; c < end; c += 2) {
@@ -186,7 +202,7 @@ static inline __m256i iq3_scan(const Iq3LaneIndex& ix, uint32_t k0, const char* 
 
 // Neighbour search of one quadruple over all trials: key[t] (t < 8*NV) is trial t's rounded key,
 // `off` the live trials whose key is off grid, `rows` the union of their keys' term rows
-// (Iq3LaneIndex::rows). Each off-grid key is replaced by its best neighbour at the trial's scale.
+// (Iq3LaneIndex::KeyCands::rows). Each off-grid key is replaced by its best neighbour at the trial's scale.
 // sq[NV*l + v]: lane j holds scale_{8v+j}*(2l+1).
 template <int NV>
 static inline void iq3_search_quad(const Iq3LaneIndex& ix, uint32_t* key, uint32_t off, uint32_t rows,
@@ -302,7 +318,9 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const float* xval, 
             for (int i = 1; i < 4; ++i)
                 kk = _mm256_or_si256(kk, _mm256_slli_epi32(iq_level(idv[v], _mm256_set1_ps(x4[i]), 7), 3 * i));
             _mm256_store_si256(reinterpret_cast<__m256i*>(key[k] + 8 * v), kk);
-            const __m256i kr = _mm256_i32gather_epi32(reinterpret_cast<const int*>(ix.rows), kk, 4);
+            const __m256i kr = _mm256_i32gather_epi32(reinterpret_cast<const int*>(&ix.by_key[0].rows), kk, 8);
+            // the candidate list of the middle lane's key (keys come in runs: most lists searched)
+            _mm_prefetch(reinterpret_cast<const char*>(ix.cand.data() + ix.by_key[key[k][8 * v + 4]].cbegin), _MM_HINT_T0);
             r = _mm256_or_si256(r, kr);
             o |= (~(uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(kr, _mm256_setzero_si256()))) & 0xffu) << (8 * v);
         }

@@ -42,7 +42,7 @@ void encode_iq3_xxs(const float* x, void* dst, int64_t n, const float* imatrix) 
     };
     auto* out = static_cast<block_iq3_xxs*>(dst);
     for (int64_t b = 0; b < n / QK_K; ++b)
-        iq3xxs::encode_block(x + b * QK_K, imatrix ? imatrix + b * QK_K : nullptr, out[b], search, Iq3Fold{});
+        iq3xxs::encode_block(x + b * QK_K, imatrix ? imatrix + b * QK_K : nullptr, out[b], search, Iq3Fold{}, Iq3Weights{});
 }
 
 }  // namespace dgk::avx2
