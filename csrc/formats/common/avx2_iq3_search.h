@@ -43,11 +43,11 @@ struct Iq3LaneIndex {
     std::vector<uint16_t> kpad;
     // By candidate, per key k: rows, bit 8*i + l set when some candidate of k has level l at
     // coordinate i (the term rows the key reads; 0 exactly for the on-grid keys), and its
-    // candidates cand[by_key[k].cbegin .. by_key[k+1].cbegin), padded to an even count the same
+    // candidates from byte cbyte of cand to by_key[k+1].cbyte, padded to an even count the same
     // way. One entry per key so that the gather of the rows brings the list start in too.
     struct KeyCands {
         uint32_t rows;
-        uint32_t cbegin;
+        uint32_t cbyte;
     };
     KeyCands by_key[ref::Iq3GridIndex::kKeys + 1];
     std::vector<Cand> cand;
@@ -61,7 +61,8 @@ static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
     for (int key = 0; key < ref::Iq3GridIndex::kKeys; ++key) {
         ix->grid_of_key[key] = g.grid_of_key[key];
         ix->kbegin[key] = (uint32_t)ix->kpad.size();
-        ix->by_key[key].cbegin = (uint32_t)ix->cand.size();
+        const size_t cbegin = ix->cand.size();
+        ix->by_key[key].cbyte = (uint32_t)(cbegin * sizeof(Iq3LaneIndex::Cand));
         uint32_t rows = 0;
         for (uint32_t c = g.nb_begin[key]; c < g.nb_begin[key + 1]; ++c) {
             const int j = g.nb[c];
@@ -80,10 +81,10 @@ static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
         const size_t min_len = grid_size == 512 && g.nb_begin[key + 1] > g.nb_begin[key] ? 16 : 0;
         while ((ix->kpad.size() - ix->kbegin[key]) % 8 || ix->kpad.size() - ix->kbegin[key] < min_len)
             ix->kpad.push_back(ix->kpad.back());
-        if ((ix->cand.size() - ix->by_key[key].cbegin) % 2) ix->cand.push_back(ix->cand.back());
+        if ((ix->cand.size() - cbegin) % 2) ix->cand.push_back(ix->cand.back());
     }
     ix->kbegin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->kpad.size();
-    ix->by_key[ref::Iq3GridIndex::kKeys] = {0, (uint32_t)ix->cand.size()};
+    ix->by_key[ref::Iq3GridIndex::kKeys] = {0, (uint32_t)(ix->cand.size() * sizeof(Iq3LaneIndex::Cand))};
     return ix;
 }
 
@@ -181,8 +182,9 @@ struct alignas(64) Iq3Terms {
 // offset into the term rows): the first candidate of least distance per lane. Strict < from
 // FLT_MAX, the first candidate kept when none is below it (as the scalar code).
 static inline __m256i iq3_scan(const Iq3LaneIndex& ix, uint32_t k0, const char* tb) {
-    const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.by_key[k0].cbegin;
-    const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.by_key[k0 + 1].cbegin;
+    const char* const base = reinterpret_cast<const char*>(ix.cand.data());
+    const auto* c = reinterpret_cast<const Iq3LaneIndex::Cand*>(base + ix.by_key[k0].cbyte);
+    const auto* const end = reinterpret_cast<const Iq3LaneIndex::Cand*>(base + ix.by_key[k0 + 1].cbyte);
     __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i best_key = _mm256_set1_epi32((int)c->key);
     for (; c < end; c += 2) {
@@ -207,13 +209,14 @@ static inline __m256i iq3_scan(const Iq3LaneIndex& ix, uint32_t k0, const char* 
 template <int NV>
 static inline void iq3_search_quad(const Iq3LaneIndex& ix, uint32_t* key, uint32_t off, uint32_t rows,
                                    const __m256* sq, const float* x4, const float* w4, Iq3Terms& T) {
-    // The rows read, per coordinate four levels from min(lowest, 4), then any above them. A term
+    // The rows read, per coordinate four levels from min(lowest, 4), then any above those. A term
     // is formed as w*(x - sq)*(x - sq), which is the scalar w*(sq - x)*(sq - x) bit for bit
     // (rounding is symmetric; x == sq gives +0 both ways; a NaN is NaN either way).
+    uint32_t done = 0;
     for (int i = 0; i < 4; ++i) {
         const uint32_t r = rows >> (8 * i) & 0xffu;  // nonzero: every candidate has a level here
-        const int lo = __builtin_ctz(r), hi = 31 - __builtin_clz(r);
-        const int s = lo < 4 ? lo : 4;
+        const int s = __builtin_ctz(r | 0x10u);      // min(lowest level, 4)
+        done |= 0xfu << (8 * i + s);
         const __m256 xi = _mm256_set1_ps(x4[i]), wi = _mm256_set1_ps(w4[i]);
         const __m256* q = sq + NV * s;
         float* t = T.row[8 * i + s];
@@ -222,11 +225,14 @@ static inline void iq3_search_quad(const Iq3LaneIndex& ix, uint32_t* key, uint32
                 const __m256 e = _mm256_sub_ps(xi, q[v]);
                 _mm256_store_ps(t + 8 * v, _mm256_mul_ps(_mm256_mul_ps(wi, e), e));
             }
-        for (int l = s + 4; l <= hi; ++l, q += NV, t += 32)
-            for (int v = 0; v < NV; ++v) {
-                const __m256 e = _mm256_sub_ps(xi, q[v]);
-                _mm256_store_ps(t + 8 * v, _mm256_mul_ps(_mm256_mul_ps(wi, e), e));
-            }
+    }
+    for (uint32_t more = rows & ~done; more; more &= more - 1) {  // the rows above the four
+        const int b = __builtin_ctz(more), i = b >> 3, l = b & 7;
+        const __m256 xi = _mm256_set1_ps(x4[i]), wi = _mm256_set1_ps(w4[i]);
+        for (int v = 0; v < NV; ++v) {
+            const __m256 e = _mm256_sub_ps(xi, sq[NV * l + v]);
+            _mm256_store_ps(T.row[b] + 8 * v, _mm256_mul_ps(_mm256_mul_ps(wi, e), e));
+        }
     }
     // Distinct keys: from the first lane not yet done, the (up to) eight lanes from there with its
     // key (keys are rounded monotonically in the trial scale, so they come in runs). key[] is only
@@ -320,7 +326,7 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const float* xval, 
             _mm256_store_si256(reinterpret_cast<__m256i*>(key[k] + 8 * v), kk);
             const __m256i kr = _mm256_i32gather_epi32(reinterpret_cast<const int*>(&ix.by_key[0].rows), kk, 8);
             // the candidate list of the middle lane's key (keys come in runs: most lists searched)
-            _mm_prefetch(reinterpret_cast<const char*>(ix.cand.data() + ix.by_key[key[k][8 * v + 4]].cbegin), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(ix.cand.data()) + ix.by_key[key[k][8 * v + 4]].cbyte, _MM_HINT_T0);
             r = _mm256_or_si256(r, kr);
             o |= (~(uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(kr, _mm256_setzero_si256()))) & 0xffu) << (8 * v);
         }
@@ -410,6 +416,8 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const float* xval, 
         const unsigned offq = iq3_snap_keys(ix, xval, id, kq);
         const unsigned redo = kRequantAll ? 0xffu : ~on_grid & 0xffu;
         for (int k = 0; k < 8; ++k) best_key[k] = redo >> k & 1u ? kq[k] : best_key[k];
+        for (unsigned rem = redo & offq; rem; rem &= rem - 1)  // all lists' loads in flight at once
+            _mm_prefetch(reinterpret_cast<const char*>(ix.kpad.data() + ix.kbegin[kq[__builtin_ctz(rem)]]), _MM_HINT_T0);
         for (unsigned rem = redo & offq; rem; rem &= rem - 1) {
             const int k = __builtin_ctz(rem);
             __m256 xv[4], wv[4];
