@@ -276,11 +276,20 @@ static inline unsigned iq3_snap_keys(const Iq3LaneIndex& ix, const float* xval, 
 
 // Scalar fit sums of packed keys, in element order (for the final refit).
 static inline void iq3_fit_keys(const uint32_t* keys, const Iq3GroupIn& in, float* sumqx, float* sumq2) {
+    // The products eight at a time (weights 8v..8v+7: quadruples 2v, 2v+1), the sums in order.
+    alignas(32) float px[32], pq[32];
+    const __m256i shift = _mm256_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9);
+    for (int v = 0; v < 4; ++v) {
+        const __m256i k2 = _mm256_setr_epi32((int)keys[2 * v], (int)keys[2 * v], (int)keys[2 * v], (int)keys[2 * v],
+                                             (int)keys[2 * v + 1], (int)keys[2 * v + 1], (int)keys[2 * v + 1], (int)keys[2 * v + 1]);
+        const __m256 q = iq_level_value(_mm256_srlv_epi32(k2, shift));
+        _mm256_store_ps(px + 8 * v, _mm256_mul_ps(_mm256_loadu_ps(in.wx + 8 * v), q));
+        _mm256_store_ps(pq + 8 * v, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(in.weight + 8 * v), q), q));
+    }
     float sx = 0, s2 = 0;
     for (int i = 0; i < 32; ++i) {
-        const float q = (float)(2 * ((keys[i / 4] >> (3 * (i % 4))) & 7u) + 1);
-        sx += in.wx[i] * q;
-        s2 += in.weight[i] * q * q;
+        sx += px[i];
+        s2 += pq[i];
     }
     *sumqx = sx;
     *sumq2 = s2;
@@ -360,10 +369,9 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const float* xval, 
         }
     }
 
-    uint32_t best_key[8] = {0};                // all-zero levels: key 0, a point of both grids
-    unsigned on_grid = kRequantAll ? 0u : 0xffu;  // bit k: quadruple k of the accepted trial
     float scale = max / 15;
     float best = 0;
+    int acc = -1;  // the last accepted trial
     for (int v = 0; v < NV; ++v) {
         const int nlanes = kN - 8 * v < 8 ? kN - 8 * v : 8;
         const unsigned live = (1u << nlanes) - 1;
@@ -398,13 +406,17 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const float* xval, 
             best = _mm_cvtss_f32(b);
         }
         if (accepted >= 0) {
-            const int t = 8 * v + accepted;
+            acc = 8 * v + accepted;
             scale = a_sc[accepted];
-            on_grid = 0;
-            for (int k = 0; k < 8; ++k) {
-                best_key[k] = key[k][t];
-                on_grid |= ((off[k] >> t & 1u) ^ 1u) << k;
-            }
+        }
+    }
+    uint32_t best_key[8] = {0};                // all-zero levels: key 0, a point of both grids
+    unsigned on_grid = kRequantAll ? 0u : 0xffu;  // bit k: quadruple k of the accepted trial
+    if (acc >= 0) {
+        on_grid = 0;
+        for (int k = 0; k < 8; ++k) {
+            best_key[k] = key[k][acc];
+            on_grid |= ((off[k] >> acc & 1u) ^ 1u) << k;
         }
     }
 
