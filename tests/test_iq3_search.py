@@ -1,7 +1,8 @@
-"""The IQ3 AVX2 group search (common/avx2_iq3_search.h) picks, per quadruple, one of two neighbour
-searches (per trial with lane permutations and a first-minimum scan, or per candidate over a term
-table) and starts the acceptance scan at the first lane passing a vector test: it must still give
-the scalar bytes. Inputs built to hit the edges: weights on the rounding boundaries of the trial
+"""The IQ3 AVX2 group search (common/avx2_iq3_search.h) rounds every trial first, then scores each
+quadruple's off-grid keys over a term table of the rows they read, one candidate scan per distinct
+key over eight trial lanes (the final requantization per trial, with lane permutations and a
+first-minimum scan), and replays the acceptance chain without branches: it must still give the
+scalar bytes. Inputs built to hit the edges: weights on the rounding boundaries of the trial
 scales (keys flipping between trials), equal neighbour distances (ties, zero importance, constant
 and quarter-integer groups), distances overflowing to inf, subnormal and huge magnitudes, and
 many rows of assorted distributions (both searches, long neighbour lists, spare IQ3_S lanes)."""

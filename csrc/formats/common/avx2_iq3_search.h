@@ -1,11 +1,13 @@
 // AVX2 form of the IQ3 group search (iq3_group_search.h, ggml's quantize_row_iq3_*_impl core):
-// eight trial scales run side by side, one per lane, each lane doing exactly the scalar search's
-// operations. The neighbour distance of an off-grid quadruple is a sum of four terms
-// w_i*(s*q_i - x_i)^2, searched in one of two ways, whichever is cheaper for the quadruple:
-//  - by trial (few lanes off grid): for one scale the eight levels' terms of coordinate i fit one
-//    vector, so eight candidates are scored with four lane permutations;
-//  - by candidate (many lanes off grid, sharing few keys): a table T of every (coordinate, level)
-//    term across the lanes, and each candidate of each distinct key is three adds for all lanes.
+// the trial scales side by side, one per lane, each lane doing exactly the scalar search's
+// operations. Every trial's rounding is done first, quadruple by quadruple over all trials (lanes
+// 0..30 of IQ3_XXS, 0..18 of IQ3_S, in four or three vectors); then the fit sums and the acceptance
+// scan run eight trials at a time. The neighbour distance of an off-grid quadruple is a sum of four
+// terms w_i*(s*q_i - x_i)^2: per quadruple a table T of the (coordinate, level) terms its
+// candidates read, over all trials, and for each distinct key the candidates are scored for the
+// eight trial lanes from the first lane with that key (neighbouring trials mostly share keys: ~4
+// keys per quadruple over IQ3_XXS's 31 trials), three adds each. The final requantization scores
+// one scale's candidates per key with lane permutations (by trial).
 // For AVX2-compiled files only; everything is `static`, so each including file has its own copy.
 #pragma once
 #include <immintrin.h>
@@ -29,17 +31,25 @@ namespace dgk::avx2 {
 // iq3_grid_index.h's data re-laid for the two searches, candidates in the scalar index's order.
 struct Iq3LaneIndex {
     static constexpr int kMaxBlocks = ref::Iq3GridIndex::kMaxNeighbours / 8;
+    static constexpr int kRowBytes = 128;  // one term table row: 32 trial lanes
     struct Cand {
-        uint8_t toff[4];  // 4*(8*i + level_i): term T[8*i + level_i] of coordinate i is at byte 8*toff[i]
-        uint32_t key;     // the candidate's packed levels
+        uint16_t toff[4];  // kRowBytes*(8*i + level_i): the byte offset of term row 8*i + level_i
+        uint32_t key;      // the candidate's packed levels
     };
     int32_t grid_of_key[ref::Iq3GridIndex::kKeys];  // 32-bit copy for gathers; -1: off grid
     // By trial: packed keys (l0 | l1<<3 | l2<<6 | l3<<9) of key k's candidates in kpad[kbegin[k]
     // .. kbegin[k+1]), padded to whole blocks of eight with copies of the last candidate.
     uint32_t kbegin[ref::Iq3GridIndex::kKeys + 1];
     std::vector<uint16_t> kpad;
-    // By candidate: cand[cbegin[k] .. cbegin[k+1]), padded to an even count the same way.
-    uint32_t cbegin[ref::Iq3GridIndex::kKeys + 1];
+    // By candidate, per key k: rows, bit 8*i + l set when some candidate of k has level l at
+    // coordinate i (the term rows the key reads; 0 exactly for the on-grid keys), and its
+    // candidates from byte cbyte of cand to by_key[k+1].cbyte, padded to an even count the same
+    // way. One entry per key so that the gather of the rows brings the list start in too.
+    struct KeyCands {
+        uint32_t rows;
+        uint32_t cbyte;
+    };
+    KeyCands by_key[ref::Iq3GridIndex::kKeys + 1];
     std::vector<Cand> cand;
 };
 
@@ -54,25 +64,30 @@ static inline Iq3LaneIndex* iq3_lane_index_build(int grid_size) {
     for (int j = 0; j < grid_size; ++j)
         for (int i = 0; i < 4; ++i) {
             const unsigned l = g.level[4 * j + i];
-            point[j].toff[i] = (uint8_t)(4 * (8 * i + l));  // 8 bytes per unit: 8*toff = 32*(8i+l)
+            point[j].toff[i] = (uint16_t)(Iq3LaneIndex::kRowBytes * (8 * i + l));
             point[j].key |= l << (3 * i);
         }
     for (int key = 0; key < ref::Iq3GridIndex::kKeys; ++key) {
         ix->grid_of_key[key] = g.grid_of_key[key];
         ix->kbegin[key] = (uint32_t)ix->kpad.size();
-        ix->cbegin[key] = (uint32_t)ix->cand.size();
+        const size_t cbegin = ix->cand.size();
+        ix->by_key[key].cbyte = (uint32_t)(cbegin * sizeof(Iq3LaneIndex::Cand));
+        uint32_t rows = 0;
         for (uint32_t c = g.nb_begin[key]; c < g.nb_begin[key + 1]; ++c) {
-            ix->cand.push_back(point[g.nb[c]]);
-            ix->kpad.push_back((uint16_t)point[g.nb[c]].key);
+            const Iq3LaneIndex::Cand& cd = point[g.nb[c]];
+            ix->cand.push_back(cd);
+            ix->kpad.push_back((uint16_t)cd.key);
+            for (int i = 0; i < 4; ++i) rows |= 1u << (8 * i + ((cd.key >> (3 * i)) & 7u));
         }
+        ix->by_key[key].rows = rows;
         // IQ3_S lists (3 to ~16 candidates) all take two blocks, so the block loop's exit is predictable.
         const size_t min_len = grid_size == 512 && g.nb_begin[key + 1] > g.nb_begin[key] ? 16 : 0;
         while ((ix->kpad.size() - ix->kbegin[key]) % 8 || ix->kpad.size() - ix->kbegin[key] < min_len)
             ix->kpad.push_back(ix->kpad.back());
-        if ((ix->cand.size() - ix->cbegin[key]) % 2) ix->cand.push_back(ix->cand.back());
+        if ((ix->cand.size() - cbegin) % 2) ix->cand.push_back(ix->cand.back());
     }
     ix->kbegin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->kpad.size();
-    ix->cbegin[ref::Iq3GridIndex::kKeys] = (uint32_t)ix->cand.size();
+    ix->by_key[ref::Iq3GridIndex::kKeys] = {0, (uint32_t)(ix->cand.size() * sizeof(Iq3LaneIndex::Cand))};
     return ix;
 }
 
@@ -138,6 +153,18 @@ struct Iq3Fold {
     }
 };
 
+// iq::weights_or_x2 for a 32-weight group, eight per vector with the scalar operations
+// (qw * sqrt(sigma2 + x*x), or x*x without qw): the same bits.
+struct Iq3Weights {
+    void operator()(const float* x, const float* qw, float sigma2, int, float* w) const {
+        const __m256 vs2 = _mm256_set1_ps(sigma2);
+        for (int k = 0; k < 4; ++k) {
+            const __m256 xv = _mm256_loadu_ps(x + 8 * k), x2 = _mm256_mul_ps(xv, xv);
+            _mm256_storeu_ps(w + 8 * k, qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * k), _mm256_sqrt_ps(_mm256_add_ps(vs2, x2))) : x2);
+        }
+    }
+};
+
 // One group's inputs: xval (|x|, maybe one negated by IQ3_XXS's parity fix), weight, waux =
 // sqrtf(weight), wx = weight*xval (the product the fit sums use).
 struct Iq3GroupIn {
@@ -147,120 +174,92 @@ struct Iq3GroupIn {
     float wx[32];
 };
 
-// Eight trials' results: snapped keys per quadruple and lane, which lanes rounded off grid, and
-// the fit sums sum (w*x)*q and sum (w*q)*q per lane.
-struct Iq3Batch {
-    alignas(32) uint32_t key[8][8];
-    alignas(32) float sumqx[8];
-    alignas(32) float sumq2[8];
-    uint8_t off[8];
-};
-
 static inline __m256 iq3_level_values() { return _mm256_setr_ps(1, 3, 5, 7, 9, 11, 13, 15); }
 
-// Term vector at byte offset `off` of the lane term table.
-static inline __m256 iq3_term(const char* tbase, uint8_t off) {
-    return *reinterpret_cast<const __m256*>(tbase + 8 * (size_t)off);
+// Term rows of one quadruple: row 8*i + l, lane t holds w_i*(s_t*(2l+1) - x_i)^2 for trial t.
+struct alignas(64) Iq3Terms {
+    float row[32][32];
+};
+
+// The candidates of key k0 scored for the eight trial lanes whose terms start at `tb` (a lane
+// offset into the term rows): the first candidate of least distance per lane. Strict < from
+// FLT_MAX, the first candidate kept when none is below it (as the scalar code).
+static inline __m256i iq3_scan(const Iq3LaneIndex& ix, uint32_t k0, const char* tb) {
+    const char* const base = reinterpret_cast<const char*>(ix.cand.data());
+    const auto* c = reinterpret_cast<const Iq3LaneIndex::Cand*>(base + ix.by_key[k0].cbyte);
+    const auto* const end = reinterpret_cast<const Iq3LaneIndex::Cand*>(base + ix.by_key[k0 + 1].cbyte);
+    __m256 best = _mm256_set1_ps(FLT_MAX);
+    __m256i best_key = _mm256_set1_epi32((int)c->key);
+    for (; c < end; c += 2) {
+        __m256 d0 = _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[0]));
+        __m256 d1 = _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[0]));
+        d0 = _mm256_add_ps(d0, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[1])));
+        d1 = _mm256_add_ps(d1, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[1])));
+        d0 = _mm256_add_ps(d0, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[2])));
+        d1 = _mm256_add_ps(d1, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[2])));
+        d0 = _mm256_add_ps(d0, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[3])));
+        d1 = _mm256_add_ps(d1, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[3])));
+        iq_keep_min(d0, c[0].key, best, best_key);
+        iq_keep_min(d1, c[1].key, best, best_key);
+    }
+    return best_key;
 }
 
-// Neighbour search by candidate for the lanes in `lanes` (all of whose keys are off grid): the
-// resulting keys are blended into `key`. sq[l]: lane t holds scale_t*(2l+1).
-static inline __m256i iq3_search_by_candidate(const Iq3LaneIndex& ix, __m256i key, unsigned lanes, const __m256* sq,
-                                              const float* x4, const float* w4) {
-    alignas(32) __m256 terms[32];
-    const char* tbase = reinterpret_cast<const char*>(terms);
-    for (int i = 0; i < 4; ++i) {  // every level's term (cheaper than selecting the ~12 read)
+// Neighbour search of one quadruple over all trials: key[t] (t < 8*NV) is trial t's rounded key,
+// `off` the live trials whose key is off grid, `rows` the union of their keys' term rows
+// (Iq3LaneIndex::KeyCands::rows). Each off-grid key is replaced by its best neighbour at the trial's scale.
+// sq[NV*l + v]: lane j holds scale_{8v+j}*(2l+1).
+template <int NV>
+static inline void iq3_search_quad(const Iq3LaneIndex& ix, uint32_t* key, uint32_t off, uint32_t rows,
+                                   const __m256* sq, const float* x4, const float* w4, Iq3Terms& T) {
+    // The rows read, per coordinate four levels from min(lowest, 4), then any above those. A term
+    // is formed as w*(x - sq)*(x - sq), which is the scalar w*(sq - x)*(sq - x) bit for bit
+    // (rounding is symmetric; x == sq gives +0 both ways; a NaN is NaN either way).
+    uint32_t done = 0;
+    for (int i = 0; i < 4; ++i) {
+        const uint32_t r = rows >> (8 * i) & 0xffu;  // nonzero: every candidate has a level here
+        const int s = __builtin_ctz(r | 0x10u);      // min(lowest level, 4)
+        done |= 0xfu << (8 * i + s);
         const __m256 xi = _mm256_set1_ps(x4[i]), wi = _mm256_set1_ps(w4[i]);
-        for (int l = 0; l < 8; ++l) terms[8 * i + l] = iq_sq_err(sq[l], xi, wi);
-    }
-    alignas(32) uint32_t kk[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(kk), key);
-    __m256i out = key;
-    for (unsigned rem = lanes; rem;) {  // lanes sharing a key share its candidate list
-        const uint32_t k0 = kk[__builtin_ctz(rem)];
-        const __m256i same = _mm256_cmpeq_epi32(key, _mm256_set1_epi32((int)k0));
-        rem &= ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(same));
-        const Iq3LaneIndex::Cand* c = ix.cand.data() + ix.cbegin[k0];
-        const Iq3LaneIndex::Cand* const end = ix.cand.data() + ix.cbegin[k0 + 1];
-        // Strict < from FLT_MAX, first candidate kept if none is below it (as the scalar code).
-        __m256 best = _mm256_set1_ps(FLT_MAX);
-        __m256i best_key = _mm256_set1_epi32((int)c->key);
-        for (; c < end; c += 2) {
-            __m256 d0 = iq3_term(tbase, c[0].toff[0]), d1 = iq3_term(tbase, c[1].toff[0]);
-            d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[1]));
-            d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[1]));
-            d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[2]));
-            d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[2]));
-            d0 = _mm256_add_ps(d0, iq3_term(tbase, c[0].toff[3]));
-            d1 = _mm256_add_ps(d1, iq3_term(tbase, c[1].toff[3]));
-            iq_keep_min(d0, c[0].key, best, best_key);
-            iq_keep_min(d1, c[1].key, best, best_key);
-        }
-        // `same` may hold spare (not live) lanes, whose results are ignored; never an on-grid lane.
-        out = _mm256_blendv_epi8(out, best_key, same);
-    }
-    return out;
-}
-
-// Off-grid lanes up to which the search by trial is used: it costs ~45 instructions per lane, the
-// search by candidate ~130 plus ~14 per candidate of each distinct key (callgrind: 3 to 6 are
-// within 1% of each other on N(0,1) rows, 4 the fewest for both formats; 7 costs IQ3_XXS +11%).
-constexpr int kIq3ByTrialMax = 4;
-
-// Snap all eight quadruples at the lanes' inverse scales `id` (neighbour distances measured at
-// `scale`) and accumulate the fit sums: lane t does what snap_quad + fit_sums do for one trial.
-// Only the lanes in `live` search neighbours (the others' results are ignored by the caller).
-static inline void iq3_batch(const Iq3LaneIndex& ix, const Iq3GroupIn& in, __m256 id, __m256 scale, unsigned live,
-                             Iq3Batch& out) {
-    __m256 sq[8];  // scale * (2l+1), the products the scalar distance loop forms
-    for (int l = 0; l < 8; ++l) sq[l] = _mm256_mul_ps(scale, _mm256_set1_ps((float)(2 * l + 1)));
-    alignas(32) float sc[8];
-    _mm256_store_ps(sc, scale);
-    // All keys and grid lookups first (independent gathers overlap), then only the quadruples
-    // with live lanes off grid are searched, then the fit sums in element order.
-    __m256i key[8];
-    for (int k = 0; k < 8; ++k) {
-        const float* x4 = in.xval + 4 * k;
-        __m256i kk = iq_level(id, _mm256_set1_ps(x4[0]), 7);
-        for (int i = 1; i < 4; ++i)
-            kk = _mm256_or_si256(kk, _mm256_slli_epi32(iq_level(id, _mm256_set1_ps(x4[i]), 7), 3 * i));
-        key[k] = kk;
-        const __m256i grid = _mm256_i32gather_epi32(ix.grid_of_key, kk, 4);
-        const unsigned off = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(grid));
-        out.off[k] = (uint8_t)off;
-    }
-    // bit k: quadruple k has a live lane off grid (a zero test of each byte of off & live)
-    const __m128i offs = _mm_and_si128(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(out.off)), _mm_set1_epi8((char)live));
-    unsigned need = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(offs, _mm_setzero_si128())) & 0xffu;
-    for (; need; need &= need - 1) {
-        const int k = __builtin_ctz(need);
-        const float* x4 = in.xval + 4 * k;
-        const float* w4 = in.waux + 4 * k;
-        const unsigned search = out.off[k] & live;
-        if (__builtin_popcount(search) > kIq3ByTrialMax) {
-            key[k] = iq3_search_by_candidate(ix, key[k], search, sq, x4, w4);
-        } else {
-            _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key[k]);
-            __m256 xv[4], wv[4];
-            for (int i = 0; i < 4; ++i) xv[i] = _mm256_set1_ps(x4[i]), wv[i] = _mm256_set1_ps(w4[i]);
-            for (unsigned rem = search; rem; rem &= rem - 1) {
-                const int t = __builtin_ctz(rem);
-                const __m256 sqt = _mm256_mul_ps(_mm256_set1_ps(sc[t]), iq3_level_values());
-                out.key[k][t] = iq3_best_key(ix, out.key[k][t], sqt, xv, wv);
+        const __m256* q = sq + NV * s;
+        float* t = T.row[8 * i + s];
+        for (int l = 0; l < 4; ++l, q += NV, t += 32)
+            for (int v = 0; v < NV; ++v) {
+                const __m256 e = _mm256_sub_ps(xi, q[v]);
+                _mm256_store_ps(t + 8 * v, _mm256_mul_ps(_mm256_mul_ps(wi, e), e));
             }
-            key[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(out.key[k]));
+    }
+    for (uint32_t more = rows & ~done; more; more &= more - 1) {  // the rows above the four
+        const int b = __builtin_ctz(more), i = b >> 3, l = b & 7;
+        const __m256 xi = _mm256_set1_ps(x4[i]), wi = _mm256_set1_ps(w4[i]);
+        for (int v = 0; v < NV; ++v) {
+            const __m256 e = _mm256_sub_ps(xi, sq[NV * l + v]);
+            _mm256_store_ps(T.row[b] + 8 * v, _mm256_mul_ps(_mm256_mul_ps(wi, e), e));
         }
     }
-    __m256 sx = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
-    for (int k = 0; k < 8; ++k) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(out.key[k]), key[k]);
-        for (int i = 0; i < 4; ++i) {
-            const __m256 q = iq_level_value(_mm256_srli_epi32(key[k], 3 * i));
-            iq_fit_step(sx, s2, in.wx[4 * k + i], in.weight[4 * k + i], q);
-        }
+    // Distinct keys: from the first lane not yet done, the (up to) eight lanes from there with its
+    // key (keys are rounded monotonically in the trial scale, so they come in runs). key[] is only
+    // read here and the results go to res[]: a lane searched twice (a window moved back to fit the
+    // rows) gets the same result; spare lanes past the last trial repeat it and may be searched
+    // too (their results are never read).
+    constexpr int kLast = 8 * NV - 8;  // last window start
+    alignas(32) uint32_t res[8 * NV];
+    for (int v = 0; v < NV; ++v)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(res + 8 * v), _mm256_load_si256(reinterpret_cast<const __m256i*>(key + 8 * v)));
+    const char* tbase = reinterpret_cast<const char*>(T.row);
+    for (uint32_t rem = off; rem;) {
+        const int t0 = __builtin_ctz(rem);
+        const uint32_t k0 = key[t0];
+        const int w0 = t0 < kLast ? t0 : kLast;
+        const __m256i same = _mm256_cmpeq_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + w0)),
+                                                _mm256_set1_epi32((int)k0));
+        rem &= ~((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(same)) << w0);
+        const __m256i best = iq3_scan(ix, k0, tbase + 4 * w0);
+        __m256i* rp = reinterpret_cast<__m256i*>(res + w0);
+        _mm256_storeu_si256(rp, _mm256_blendv_epi8(_mm256_loadu_si256(rp), best, same));
     }
-    _mm256_store_ps(out.sumqx, sx);
-    _mm256_store_ps(out.sumq2, s2);
+    for (int v = 0; v < NV; ++v)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(key + 8 * v), _mm256_load_si256(reinterpret_cast<const __m256i*>(res + 8 * v)));
 }
 
 // Keys of all eight quadruples at one inverse scale id (the final requantization: the scalar
@@ -280,45 +279,116 @@ static inline unsigned iq3_snap_keys(const Iq3LaneIndex& ix, const float* xval, 
 
 // Scalar fit sums of packed keys, in element order (for the final refit).
 static inline void iq3_fit_keys(const uint32_t* keys, const Iq3GroupIn& in, float* sumqx, float* sumq2) {
+    // The products eight at a time (weights 8v..8v+7: quadruples 2v, 2v+1), the sums in order.
+    alignas(32) float px[32], pq[32];
+    const __m256i shift = _mm256_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9);
+    for (int v = 0; v < 4; ++v) {
+        const __m256i k2 = _mm256_setr_epi32((int)keys[2 * v], (int)keys[2 * v], (int)keys[2 * v], (int)keys[2 * v],
+                                             (int)keys[2 * v + 1], (int)keys[2 * v + 1], (int)keys[2 * v + 1], (int)keys[2 * v + 1]);
+        const __m256 q = iq_level_value(_mm256_srlv_epi32(k2, shift));
+        _mm256_store_ps(px + 8 * v, _mm256_mul_ps(_mm256_loadu_ps(in.wx + 8 * v), q));
+        _mm256_store_ps(pq + 8 * v, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(in.weight + 8 * v), q), q));
+    }
     float sx = 0, s2 = 0;
     for (int i = 0; i < 32; ++i) {
-        const float q = (float)(2 * ((keys[i / 4] >> (3 * (i % 4))) & 7u) + 1);
-        sx += in.wx[i] * q;
-        s2 += in.weight[i] * q * q;
+        sx += px[i];
+        s2 += pq[i];
     }
     *sumqx = sx;
     *sumq2 = s2;
 }
 
-// ref::iq3_search_group with the trials eight at a time: same arguments, same result bits.
-static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3SearchRule& rule, const float* xval,
-                                     const float* weight, const float* waux, float max, uint16_t grid_index[8]) {
+// ref::iq3_search_group for rule {kTrials, kRequantAll}: same arguments, same result bits.
+template <int kTrials, bool kRequantAll>
+static inline float iq3_search_group(const Iq3LaneIndex& ix, const float* xval, const float* weight,
+                                     const float* waux, float max, uint16_t grid_index[8]) {
+    constexpr int kN = 2 * kTrials + 1;  // trials; trial t = lane t is is = t - kTrials
+    constexpr int NV = (kN + 7) / 8;
+    static_assert(NV <= 4, "at most 32 trial lanes");
     Iq3GroupIn in{xval, weight, waux, {}};
     for (int i = 0; i < 32; ++i) in.wx[i] = weight[i] * xval[i];
 
-    uint32_t best_key[8] = {0};                // all-zero levels: key 0, a point of both grids
-    unsigned on_grid = rule.requant_all ? 0u : 0xffu;  // bit k: quadruple k of the accepted trial
+    // Inverse scales and scales of all trials (spare lanes repeat the last trial).
+    const __m256 vmax = _mm256_set1_ps(max);
+    __m256 idv[NV];
+    alignas(32) float sc[8 * NV];
+    __m256 sq[8 * NV];  // scale * (2l+1), the products the scalar distance loop forms
+    for (int v = 0; v < NV; ++v) {
+        const __m256i is = _mm256_min_epi32(_mm256_add_epi32(_mm256_set1_epi32(8 * v - kTrials), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
+                                            _mm256_set1_epi32(kTrials));
+        idv[v] = _mm256_div_ps(_mm256_add_ps(_mm256_set1_ps(15.f), _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(0.2f))), vmax);
+        const __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.f), idv[v]);
+        _mm256_store_ps(sc + 8 * v, scale);
+        for (int l = 0; l < 8; ++l) sq[NV * l + v] = _mm256_mul_ps(scale, _mm256_set1_ps((float)(2 * l + 1)));
+    }
+    constexpr uint32_t kLive = kN == 32 ? ~0u : (1u << kN) - 1;
+
+    // Every trial's keys, quadruple by quadruple; off[k] bit t: trial t rounds quadruple k off
+    // grid (its key reads some term rows), rows[k]: the union of the rows they read.
+    alignas(32) uint32_t key[8][32];
+    uint32_t off[8], rows[8];
+    for (int k = 0; k < 8; ++k) {
+        const float* x4 = xval + 4 * k;
+        uint32_t o = 0;
+        __m256i r = _mm256_setzero_si256();
+        for (int v = 0; v < NV; ++v) {
+            __m256i kk = iq_level(idv[v], _mm256_set1_ps(x4[0]), 7);
+            for (int i = 1; i < 4; ++i)
+                kk = _mm256_or_si256(kk, _mm256_slli_epi32(iq_level(idv[v], _mm256_set1_ps(x4[i]), 7), 3 * i));
+            _mm256_store_si256(reinterpret_cast<__m256i*>(key[k] + 8 * v), kk);
+            const __m256i kr = _mm256_i32gather_epi32(reinterpret_cast<const int*>(&ix.by_key[0].rows), kk, 8);
+            // the candidate list of the middle lane's key (keys come in runs: most lists searched)
+            _mm_prefetch(reinterpret_cast<const char*>(ix.cand.data()) + ix.by_key[key[k][8 * v + 4]].cbyte, _MM_HINT_T0);
+            r = _mm256_or_si256(r, kr);
+            o |= (~(uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(kr, _mm256_setzero_si256()))) & 0xffu) << (8 * v);
+        }
+        __m128i r4 = _mm_or_si128(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        r4 = _mm_or_si128(r4, _mm_unpackhi_epi64(r4, r4));
+        r4 = _mm_or_si128(r4, _mm_srli_epi64(r4, 32));
+        off[k] = o;
+        rows[k] = (uint32_t)_mm_cvtsi128_si32(r4);
+    }
+    Iq3Terms T;
+    for (int k = 0; k < 8; ++k)
+        if (off[k] & kLive) iq3_search_quad<NV>(ix, key[k], off[k] & kLive, rows[k], sq, xval + 4 * k, waux + 4 * k, T);
+
+    // Fit sums sum (w*x)*q and sum (w*q)*q of every trial, per lane in element order (the
+    // vectors' chains side by side). Per weight the products of the eight levels are tabled,
+    // (w*x)*q and (w*q)*q as the scalar code rounds them, and picked by level.
+    __m256 vxs[NV], v2s[NV];
+    for (int v = 0; v < NV; ++v) vxs[v] = v2s[v] = _mm256_setzero_ps();
+    for (int k = 0; k < 8; ++k) {
+        __m256i kk[NV];
+        for (int v = 0; v < NV; ++v) kk[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(key[k] + 8 * v));
+        for (int i = 0; i < 4; ++i) {
+            const __m256 q = iq3_level_values();
+            const __m256 pxq = _mm256_mul_ps(_mm256_set1_ps(in.wx[4 * k + i]), q);
+            const __m256 pqq = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(in.weight[4 * k + i]), q), q);
+            for (int v = 0; v < NV; ++v) {
+                const __m256i l = i ? _mm256_srli_epi32(kk[v], 3 * i) : kk[v];
+                vxs[v] = _mm256_add_ps(vxs[v], _mm256_permutevar8x32_ps(pxq, l));
+                v2s[v] = _mm256_add_ps(v2s[v], _mm256_permutevar8x32_ps(pqq, l));
+            }
+        }
+    }
+
     float scale = max / 15;
     float best = 0;
-    Iq3Batch bt;
-    const __m256 vmax = _mm256_set1_ps(max);
-    for (int is0 = -rule.trials; is0 <= rule.trials; is0 += 8) {
-        const int nlanes = rule.trials - is0 + 1 < 8 ? rule.trials - is0 + 1 : 8;
-        // Spare lanes repeat the last trial; their results are ignored.
-        const __m256i is = _mm256_min_epi32(_mm256_add_epi32(_mm256_set1_epi32(is0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
-                                            _mm256_set1_epi32(rule.trials));
-        const __m256 id = _mm256_div_ps(_mm256_add_ps(_mm256_set1_ps(15.f), _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(0.2f))), vmax);
-        iq3_batch(ix, in, id, _mm256_div_ps(_mm256_set1_ps(1.f), id), (1u << nlanes) - 1, bt);
+    int acc = -1;  // the last accepted trial
+    for (int v = 0; v < NV; ++v) {
+        const int nlanes = kN - 8 * v < 8 ? kN - 8 * v : 8;
+        const unsigned live = (1u << nlanes) - 1;
+        const __m256 vx = vxs[v], v2 = v2s[v];
         // Acceptance in trial order, as the scalar loop, without branches: each lane's test with
         // the running best, then selects. scale = sumqx/sumq2 and best = scale*sumqx are formed
         // for all lanes at once (the same roundings) and kept only where the test passes. When no
         // lane passes against the batch's starting best, none can be accepted (best only changes
         // on acceptance), so the chain is skipped.
-        const __m256 vx = _mm256_load_ps(bt.sumqx), v2 = _mm256_load_ps(bt.sumq2);
+        alignas(32) float q2s[8];
+        _mm256_store_ps(q2s, v2);
         const __m256 x2 = _mm256_mul_ps(vx, vx);
         const __m256 pass = _mm256_and_ps(_mm256_cmp_ps(v2, _mm256_setzero_ps(), _CMP_GT_OQ),
                                           _mm256_cmp_ps(x2, _mm256_mul_ps(_mm256_set1_ps(best), v2), _CMP_GT_OQ));
-        const unsigned live = (1u << nlanes) - 1;
         int accepted = -1;  // only the batch's last accepted trial is kept
         alignas(32) float a_sc[8];
         if ((unsigned)_mm256_movemask_ps(pass) & live) {
@@ -330,7 +400,7 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3Searc
             _mm256_store_ps(a_best, _mm256_mul_ps(vs, vx));
             __m128 b = _mm_set_ss(best);
             for (int t = 0; t < 8; ++t) {
-                const __m128 q2 = _mm_load_ss(bt.sumq2 + t);
+                const __m128 q2 = _mm_load_ss(q2s + t);
                 const __m128 c = _mm_and_ps(_mm_cmpgt_ss(q2, _mm_setzero_ps()), _mm_cmpgt_ss(_mm_load_ss(a_x2 + t), _mm_mul_ss(b, q2)));
                 b = _mm_blendv_ps(b, _mm_load_ss(a_best + t), c);
                 const int m = _mm_cvtsi128_si32(_mm_castps_si128(c));
@@ -339,28 +409,35 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const ref::Iq3Searc
             best = _mm_cvtss_f32(b);
         }
         if (accepted >= 0) {
+            acc = 8 * v + accepted;
             scale = a_sc[accepted];
-            on_grid = 0;
-            for (int k = 0; k < 8; ++k) {
-                best_key[k] = bt.key[k][accepted];
-                on_grid |= (((unsigned)bt.off[k] >> accepted & 1u) ^ 1u) << k;
-            }
+        }
+    }
+    uint32_t best_key[8] = {0};                // all-zero levels: key 0, a point of both grids
+    unsigned on_grid = kRequantAll ? 0u : 0xffu;  // bit k: quadruple k of the accepted trial
+    if (acc >= 0) {
+        on_grid = 0;
+        for (int k = 0; k < 8; ++k) {
+            best_key[k] = key[k][acc];
+            on_grid |= ((off[k] >> acc & 1u) ^ 1u) << k;
         }
     }
 
     if (on_grid != 0xffu && scale > 0) {
         // Round again with the fitted scale, then refit it.
         const float id = 1 / scale;
-        const __m256 sq = _mm256_mul_ps(_mm256_set1_ps(scale), iq3_level_values());
-        alignas(32) uint32_t key[8];
-        const unsigned offq = iq3_snap_keys(ix, xval, id, key);
-        const unsigned redo = rule.requant_all ? 0xffu : ~on_grid & 0xffu;
-        for (int k = 0; k < 8; ++k) best_key[k] = redo >> k & 1u ? key[k] : best_key[k];
+        const __m256 sqf = _mm256_mul_ps(_mm256_set1_ps(scale), iq3_level_values());
+        alignas(32) uint32_t kq[8];
+        const unsigned offq = iq3_snap_keys(ix, xval, id, kq);
+        const unsigned redo = kRequantAll ? 0xffu : ~on_grid & 0xffu;
+        for (int k = 0; k < 8; ++k) best_key[k] = redo >> k & 1u ? kq[k] : best_key[k];
+        for (unsigned rem = redo & offq; rem; rem &= rem - 1)  // all lists' loads in flight at once
+            _mm_prefetch(reinterpret_cast<const char*>(ix.kpad.data() + ix.kbegin[kq[__builtin_ctz(rem)]]), _MM_HINT_T0);
         for (unsigned rem = redo & offq; rem; rem &= rem - 1) {
             const int k = __builtin_ctz(rem);
             __m256 xv[4], wv[4];
             for (int i = 0; i < 4; ++i) xv[i] = _mm256_set1_ps(xval[4 * k + i]), wv[i] = _mm256_set1_ps(waux[4 * k + i]);
-            best_key[k] = iq3_best_key(ix, key[k], sq, xv, wv);
+            best_key[k] = iq3_best_key(ix, kq[k], sqf, xv, wv);
         }
         float sumqx, sumq2;
         iq3_fit_keys(best_key, in, &sumqx, &sumq2);

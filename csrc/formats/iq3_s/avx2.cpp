@@ -82,13 +82,12 @@ DGK_AVX2_DECODE_PAIR(decode_iq3_s)
 
 void encode_iq3_s(const float* x, void* dst, int64_t n, const float* imatrix) {
     const Iq3LaneIndex& ix = iq3_lane_index(512);
-    const ref::Iq3SearchRule rule{9, true};
     auto search = [&](const float* xval, const float* w, const float* waux, float max, uint16_t* grid_index) {
-        return iq3_search_group(ix, rule, xval, w, waux, max, grid_index);
+        return iq3_search_group<9, true>(ix, xval, w, waux, max, grid_index);
     };
     auto* out = static_cast<block_iq3_s*>(dst);
     for (int64_t b = 0; b < n / QK_K; ++b)
-        iq3s::encode_block(x + b * QK_K, imatrix ? imatrix + b * QK_K : nullptr, out[b], search, Iq3Fold{});
+        iq3s::encode_block(x + b * QK_K, imatrix ? imatrix + b * QK_K : nullptr, out[b], search, Iq3Fold{}, Iq3Weights{});
 }
 
 }  // namespace dgk::avx2

@@ -12,10 +12,20 @@
 namespace dgk::iq3s {
 namespace {
 
+// iq::weights_or_x2 as a functor: encode_block's default; an ISA may pass its own with the same
+// results.
+struct WeightsOrX2 {
+    DGK_HD_MEMBER void operator()(const float* x, const float* qw, float sigma2, int n, float* w) const {
+        iq::weights_or_x2(x, qw, sigma2, n, w);
+    }
+};
+
 // One super-block; `search(xval, weight, waux, max, grid_index)` returns a 32-weight group's
-// signed scale and writes its 8 grid indices (iq3_search_group with rule {9, true}).
-template <class Search, class Fold = iq::FoldGroup>
-DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_s& blk, Search&& search, Fold&& fold = Fold{}) {
+// signed scale and writes its 8 grid indices (iq3_search_group with rule {9, true}). `fold` and
+// `weights`: iq::signed_group's fold and the importance weights (an ISA's equals may be passed).
+template <class Search, class Fold = iq::FoldGroup, class Weights = WeightsOrX2>
+DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_s& blk, Search&& search, Fold&& fold = Fold{},
+                         Weights&& weights = Weights{}) {
     iq::clear_block(blk);  // also d = fp16(0)
     const float sigma2 = iq::superblock_sigma2(xs, 2);
 
@@ -28,7 +38,7 @@ DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_s& blk, Sea
     for (int gi = 0; gi < QK_K / 32; ++gi) {
         const float* xb = xs + 32 * gi;
         alignas(32) float weight[32];
-        iq::weights_or_x2(xb, qw ? qw + 32 * gi : nullptr, sigma2, 32, weight);
+        weights(xb, qw ? qw + 32 * gi : nullptr, sigma2, 32, weight);
         uint8_t signs[4];
         uint16_t grid_index[8];
         float scale;
