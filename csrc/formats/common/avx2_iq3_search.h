@@ -190,15 +190,22 @@ static inline __m256i iq3_scan(const Iq3LaneIndex& ix, uint32_t k0, const char* 
     const auto* const end = reinterpret_cast<const Iq3LaneIndex::Cand*>(base + ix.by_key[k0 + 1].cbyte);
     __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i best_key = _mm256_set1_epi32((int)c->key);
+    // The four row offsets of a candidate by one 64-bit load and shifts: the loop is bound by
+    // loads (ten a candidate), the integer units are mostly idle.
+    const auto row = [tb](uint64_t o, int i) {
+        return _mm256_loadu_ps(reinterpret_cast<const float*>(tb + (o >> (16 * i) & 0xffffu)));
+    };
     for (; c < end; c += 2) {
-        __m256 d0 = _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[0]));
-        __m256 d1 = _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[0]));
-        d0 = _mm256_add_ps(d0, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[1])));
-        d1 = _mm256_add_ps(d1, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[1])));
-        d0 = _mm256_add_ps(d0, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[2])));
-        d1 = _mm256_add_ps(d1, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[2])));
-        d0 = _mm256_add_ps(d0, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[3])));
-        d1 = _mm256_add_ps(d1, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[3])));
+        uint64_t o0, o1;
+        __builtin_memcpy(&o0, c[0].toff, 8);
+        __builtin_memcpy(&o1, c[1].toff, 8);
+        __asm__("" : "+r"(o0), "+r"(o1));  // keep them in registers (not narrowed back to 16-bit loads)
+        __m256 d0 = _mm256_add_ps(row(o0, 0), row(o0, 1));
+        __m256 d1 = _mm256_add_ps(row(o1, 0), row(o1, 1));
+        d0 = _mm256_add_ps(d0, row(o0, 2));
+        d1 = _mm256_add_ps(d1, row(o1, 2));
+        d0 = _mm256_add_ps(d0, row(o0, 3));
+        d1 = _mm256_add_ps(d1, row(o1, 3));
         iq_keep_min(d0, c[0].key, best, best_key);
         iq_keep_min(d1, c[1].key, best, best_key);
     }
