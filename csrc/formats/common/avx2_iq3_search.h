@@ -190,15 +190,22 @@ static inline __m256i iq3_scan(const Iq3LaneIndex& ix, uint32_t k0, const char* 
     const auto* const end = reinterpret_cast<const Iq3LaneIndex::Cand*>(base + ix.by_key[k0 + 1].cbyte);
     __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i best_key = _mm256_set1_epi32((int)c->key);
+    // The four row offsets of a candidate by one 64-bit load and shifts: the loop is bound by
+    // loads (ten a candidate), the integer units are mostly idle.
+    const auto row = [tb](uint64_t o, int i) {
+        return _mm256_loadu_ps(reinterpret_cast<const float*>(tb + (o >> (16 * i) & 0xffffu)));
+    };
     for (; c < end; c += 2) {
-        __m256 d0 = _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[0]));
-        __m256 d1 = _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[0]));
-        d0 = _mm256_add_ps(d0, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[1])));
-        d1 = _mm256_add_ps(d1, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[1])));
-        d0 = _mm256_add_ps(d0, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[2])));
-        d1 = _mm256_add_ps(d1, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[2])));
-        d0 = _mm256_add_ps(d0, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[0].toff[3])));
-        d1 = _mm256_add_ps(d1, _mm256_loadu_ps(reinterpret_cast<const float*>(tb + c[1].toff[3])));
+        uint64_t o0, o1;
+        __builtin_memcpy(&o0, c[0].toff, 8);
+        __builtin_memcpy(&o1, c[1].toff, 8);
+        __asm__("" : "+r"(o0), "+r"(o1));  // keep them in registers (not narrowed back to 16-bit loads)
+        __m256 d0 = _mm256_add_ps(row(o0, 0), row(o0, 1));
+        __m256 d1 = _mm256_add_ps(row(o1, 0), row(o1, 1));
+        d0 = _mm256_add_ps(d0, row(o0, 2));
+        d1 = _mm256_add_ps(d1, row(o1, 2));
+        d0 = _mm256_add_ps(d0, row(o0, 3));
+        d1 = _mm256_add_ps(d1, row(o1, 3));
         iq_keep_min(d0, c[0].key, best, best_key);
         iq_keep_min(d1, c[1].key, best, best_key);
     }
@@ -277,6 +284,26 @@ static inline unsigned iq3_snap_keys(const Iq3LaneIndex& ix, const float* xval, 
     return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_i32gather_epi32(ix.grid_of_key, k, 4)));
 }
 
+// Per lane the packed key l0 | l1<<3 | l2<<6 | l3<<9 of the quadruple x4 at inverse scale id, the
+// levels as iq_level(id, x4[i], 7): its unclamped level, then the clamp to [0, 7] by saturating
+// packs (32 -> 16 bits signed, 16 -> 8 unsigned, then min 7: the same clamp, as saturation is
+// monotone) and the bytes gathered per lane and weighted 1, 8, 64, 512 by two multiply-adds.
+static inline __m256i iq3_pack_levels(__m256 id, const float* x4) {
+    __m256i r[4];
+    for (int i = 0; i < 4; ++i) {
+        const __m256 t = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_sub_ps(_mm256_mul_ps(id, _mm256_set1_ps(x4[i])), _mm256_set1_ps(1.0f)));
+        const __m256i bits = _mm256_castps_si256(_mm256_add_ps(t, _mm256_set1_ps(12582912.f)));
+        r[i] = _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x00400000));
+    }
+    // per 128-bit half: bytes l0[0..3], l1[0..3], l2[0..3], l3[0..3] of its four lanes
+    __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
+    b = _mm256_min_epu8(b, _mm256_set1_epi8(7));
+    b = _mm256_shuffle_epi8(b, _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
+                                                0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+    const __m256i l01 = _mm256_maddubs_epi16(b, _mm256_set1_epi16(0x0801));  // l0 + 8*l1, l2 + 8*l3
+    return _mm256_madd_epi16(l01, _mm256_set1_epi32(0x00400001));          // + 64*(l2 + 8*l3)
+}
+
 // Scalar fit sums of packed keys, in element order (for the final refit).
 static inline void iq3_fit_keys(const uint32_t* keys, const Iq3GroupIn& in, float* sumqx, float* sumq2) {
     // The products eight at a time (weights 8v..8v+7: quadruples 2v, 2v+1), the sums in order.
@@ -332,9 +359,7 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const float* xval, 
         uint32_t o = 0;
         __m256i r = _mm256_setzero_si256();
         for (int v = 0; v < NV; ++v) {
-            __m256i kk = iq_level(idv[v], _mm256_set1_ps(x4[0]), 7);
-            for (int i = 1; i < 4; ++i)
-                kk = _mm256_or_si256(kk, _mm256_slli_epi32(iq_level(idv[v], _mm256_set1_ps(x4[i]), 7), 3 * i));
+            const __m256i kk = iq3_pack_levels(idv[v], x4);
             _mm256_store_si256(reinterpret_cast<__m256i*>(key[k] + 8 * v), kk);
             const __m256i kr = _mm256_i32gather_epi32(reinterpret_cast<const int*>(&ix.by_key[0].rows), kk, 8);
             // the candidate list of the middle lane's key (keys come in runs: most lists searched)
