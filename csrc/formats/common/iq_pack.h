@@ -49,6 +49,13 @@ DGK_HD void weights_or_x2(const float* x, const float* qw, float sigma2, int n, 
     }
 }
 
+// weights_or_x2 as a functor: the IQ3 encoders' default; an ISA may pass its own with the same results.
+struct WeightsOrX2 {
+    DGK_HD_MEMBER void operator()(const float* x, const float* qw, float sigma2, int n, float* w) const {
+        weights_or_x2(x, qw, sigma2, n, w);
+    }
+};
+
 // Largest |x| of n elements, in ggml's MAX(max, fabsf(x)) order.
 DGK_HD float max_abs(const float* x, int n) {
     float max = fabsf(x[0]);

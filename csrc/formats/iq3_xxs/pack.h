@@ -14,18 +14,10 @@ namespace {
 
 constexpr float kGroupMaxEps = 1e-8f;  // groups whose largest |x| is below this stay zero
 
-// iq::weights_or_x2 as a functor: encode_block's default; an ISA may pass its own with the same
-// results.
-struct WeightsOrX2 {
-    DGK_HD_MEMBER void operator()(const float* x, const float* qw, float sigma2, int n, float* w) const {
-        iq::weights_or_x2(x, qw, sigma2, n, w);
-    }
-};
-
 // One super-block; `search(xval, weight, waux, max, grid_index)` returns a 32-weight group's
 // signed scale and writes its 8 grid indices (iq3_search_group with rule {15, false}). `fold` and
 // `weights`: iq::signed_group's fold and the importance weights (an ISA's equals may be passed).
-template <class Search, class Fold = iq::FoldGroup, class Weights = WeightsOrX2>
+template <class Search, class Fold = iq::FoldGroup, class Weights = iq::WeightsOrX2>
 DGK_HD void encode_block(const float* xs, const float* qw, block_iq3_xxs& blk, Search&& search, Fold&& fold = Fold{},
                          Weights&& weights = Weights{}) {
     iq::clear_block(blk);  // also d = fp16(0)
