@@ -39,8 +39,10 @@ def _nearest(dist: np.ndarray, nwant: int) -> list[np.ndarray]:
     return out
 
 
-def _get(index: dict, name: str, dtype) -> np.ndarray:
-    return np.frombuffer(index[name], dtype=dtype)
+def _assert_index(index: dict, expected: dict) -> None:
+    """Each raw array of `index`, read as expected[name] = (dtype, values), equals the values."""
+    for name, (dtype, values) in expected.items():
+        np.testing.assert_array_equal(np.frombuffer(index[name], dtype=dtype), values, err_msg=name)
 
 
 @pytest.mark.parametrize("lattice", list(IQ2))
@@ -77,14 +79,18 @@ def test_iq2_index_matches_definition(lattice):
         nbkeys[at + 1 : at + 1 + count] = grid_keys[points[at + 1 : at + 1 + count]]
         at += 1 + -(-count // 8) * 8
 
-    index = _core.grid_index(lattice)
-    np.testing.assert_array_equal(_get(index, "levels", np.int8), lv.ravel())
-    np.testing.assert_array_equal(_get(index, "odd", np.float32), (2 * lv + 1).ravel())
-    np.testing.assert_array_equal(_get(index, "grid_keys", np.uint16), grid_keys)
-    np.testing.assert_array_equal(_get(index, "map", np.int32), gmap)
-    np.testing.assert_array_equal(_get(index, "nb_offset", np.uint32), offset)
-    np.testing.assert_array_equal(_get(index, "nb_points", np.uint16), points)
-    np.testing.assert_array_equal(_get(index, "nb_keys", np.uint16), nbkeys)
+    _assert_index(
+        _core.grid_index(lattice),
+        {
+            "levels": (np.int8, lv.ravel()),
+            "odd": (np.float32, (2 * lv + 1).ravel()),
+            "grid_keys": (np.uint16, grid_keys),
+            "map": (np.int32, gmap),
+            "nb_offset": (np.uint32, offset),
+            "nb_points": (np.uint16, points),
+            "nb_keys": (np.uint16, nbkeys),
+        },
+    )
 
 
 @pytest.mark.parametrize("grid", list(IQ3))
@@ -111,13 +117,17 @@ def test_iq3_index_matches_definition(grid):
         nb_value += (2 * lv[cand] + 1).T.ravel().tolist()  # by coordinate, then candidate
     begin.append(len(nb))
 
-    index = _core.grid_index(grid)
-    np.testing.assert_array_equal(_get(index, "level", np.uint8), lv.ravel())
-    np.testing.assert_array_equal(_get(index, "value", np.float32), (2 * lv + 1).ravel())
-    np.testing.assert_array_equal(_get(index, "grid_of_key", np.int16), gmap)
-    np.testing.assert_array_equal(_get(index, "nb_begin", np.uint32), begin)
-    np.testing.assert_array_equal(_get(index, "nb", np.uint16), nb)
-    np.testing.assert_array_equal(_get(index, "nb_value", np.float32), nb_value)
+    _assert_index(
+        _core.grid_index(grid),
+        {
+            "level": (np.uint8, lv.ravel()),
+            "value": (np.float32, (2 * lv + 1).ravel()),
+            "grid_of_key": (np.int16, gmap),
+            "nb_begin": (np.uint32, begin),
+            "nb": (np.uint16, nb),
+            "nb_value": (np.float32, nb_value),
+        },
+    )
 
 
 def test_unknown_index_name():
