@@ -189,6 +189,7 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
                 sx[v] = _mm256_add_ps(sx[v], _mm256_permutevar_ps(tx, kv[v]));
                 s2[v] = _mm256_add_ps(s2[v], _mm256_permutevar_ps(t2, kv[v]));
                 kv[v] = _mm256_srli_epi32(kv[v], 2);
+                __asm__("" : "+x"(sx[v]), "+x"(s2[v]));  // in order, as in iq2_distances
             }
         }
     }

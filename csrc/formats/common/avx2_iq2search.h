@@ -115,6 +115,7 @@ static inline int iq2_distances(const uint16_t* keys, int count, const __m256 T[
         for (int j = 1; j < 8; ++j) {
             k = _mm256_srli_epi32(k, 2);
             v = _mm256_add_ps(v, _mm256_permutevar_ps(T[j], k));
+            __asm__("" : "+x"(v));  // keep the code in order: fewer live registers, no table spills
         }
         _mm256_store_ps(d + c, v);
         pos = _mm256_blendv_epi8(pos, at, _mm256_castps_si256(_mm256_cmp_ps(v, best, _CMP_LT_OQ)));
