@@ -195,27 +195,8 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
     }
     alignas(32) float q2[24], qx2[24], scl[24], bst[24];
 #pragma GCC unroll 4
-    for (int v = 0; v < nv; ++v) {
-        const __m256 scv = _mm256_div_ps(sx[v], s2[v]);
-        _mm256_store_ps(q2 + 8 * v, s2[v]);
-        _mm256_store_ps(qx2 + 8 * v, _mm256_blendv_ps(_mm256_set1_ps(__builtin_nanf("")), _mm256_mul_ps(sx[v], sx[v]),
-                                                      _mm256_cmp_ps(s2[v], _mm256_setzero_ps(), _CMP_GT_OQ)));
-        _mm256_store_ps(scl + 8 * v, scv);
-        _mm256_store_ps(bst + 8 * v, _mm256_mul_ps(scv, sx[v]));
-    }
-    // The trials in order with the scalar test (sumq2 > 0 and sumqx^2 > best*sumq2), chained with
-    // blends: the outcome is data-dependent (branches mispredicted about once per 8 trials), and
-    // only the carried best is on the dependency chain.
-    __m128 best = _mm_set1_ps(s.best);
-    __m128i pick = _mm_set1_epi32(-1);
-#pragma GCC unroll 24
-    for (int t = 0; t < ntr; ++t) {
-        const __m128 acc = _mm_cmplt_ps(_mm_mul_ps(best, _mm_broadcast_ss(q2 + t)), _mm_broadcast_ss(qx2 + t));
-        best = _mm_blendv_ps(best, _mm_broadcast_ss(bst + t), acc);
-        pick = _mm_blendv_epi8(pick, _mm_set1_epi32(t), _mm_castps_si128(acc));
-    }
-    s.best = _mm_cvtss_f32(best);
-    const int tp = _mm_cvtsi128_si32(pick);
+    for (int v = 0; v < nv; ++v) iq_accept_inputs(sx[v], s2[v], q2 + 8 * v, qx2 + 8 * v, scl + 8 * v, bst + 8 * v);
+    const int tp = iq_accept_chain(q2, qx2, bst, ntr, s.best);
     if (tp >= 0) {
         s.scale = scl[tp];
         for (int k = 0; k < NP; ++k) {

@@ -290,11 +290,7 @@ static inline unsigned iq3_snap_keys(const Iq3LaneIndex& ix, const float* xval, 
 // monotone) and the bytes gathered per lane and weighted 1, 8, 64, 512 by two multiply-adds.
 static inline __m256i iq3_pack_levels(__m256 id, const float* x4) {
     __m256i r[4];
-    for (int i = 0; i < 4; ++i) {
-        const __m256 t = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_sub_ps(_mm256_mul_ps(id, _mm256_set1_ps(x4[i])), _mm256_set1_ps(1.0f)));
-        const __m256i bits = _mm256_castps_si256(_mm256_add_ps(t, _mm256_set1_ps(12582912.f)));
-        r[i] = _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x00400000));
-    }
+    for (int i = 0; i < 4; ++i) r[i] = iq_level_unclamped(id, _mm256_set1_ps(x4[i]));
     // per 128-bit half: bytes l0[0..3], l1[0..3], l2[0..3], l3[0..3] of its four lanes
     __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
     b = _mm256_min_epu8(b, _mm256_set1_epi8(7));
@@ -397,47 +393,12 @@ static inline float iq3_search_group(const Iq3LaneIndex& ix, const float* xval, 
         }
     }
 
-    float scale = max / 15;
+    // Acceptance in trial order, as the scalar loop (spare lanes past the last trial are not read).
+    alignas(32) float q2[8 * NV], qx2[8 * NV], scl[8 * NV], bst[8 * NV];
+    for (int v = 0; v < NV; ++v) iq_accept_inputs(vxs[v], v2s[v], q2 + 8 * v, qx2 + 8 * v, scl + 8 * v, bst + 8 * v);
     float best = 0;
-    int acc = -1;  // the last accepted trial
-    for (int v = 0; v < NV; ++v) {
-        const int nlanes = kN - 8 * v < 8 ? kN - 8 * v : 8;
-        const unsigned live = (1u << nlanes) - 1;
-        const __m256 vx = vxs[v], v2 = v2s[v];
-        // Acceptance in trial order, as the scalar loop, without branches: each lane's test with
-        // the running best, then selects. scale = sumqx/sumq2 and best = scale*sumqx are formed
-        // for all lanes at once (the same roundings) and kept only where the test passes. When no
-        // lane passes against the batch's starting best, none can be accepted (best only changes
-        // on acceptance), so the chain is skipped.
-        alignas(32) float q2s[8];
-        _mm256_store_ps(q2s, v2);
-        const __m256 x2 = _mm256_mul_ps(vx, vx);
-        const __m256 pass = _mm256_and_ps(_mm256_cmp_ps(v2, _mm256_setzero_ps(), _CMP_GT_OQ),
-                                          _mm256_cmp_ps(x2, _mm256_mul_ps(_mm256_set1_ps(best), v2), _CMP_GT_OQ));
-        int accepted = -1;  // only the batch's last accepted trial is kept
-        alignas(32) float a_sc[8];
-        if ((unsigned)_mm256_movemask_ps(pass) & live) {
-            alignas(32) float a_x2[8], a_best[8];
-            const __m256 vs = _mm256_div_ps(vx, v2);
-            // spare lanes: x2 = -inf fails the test
-            _mm256_store_ps(a_x2, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x2, _mm256_castsi256_ps(iq_lane_mask(live))));
-            _mm256_store_ps(a_sc, vs);
-            _mm256_store_ps(a_best, _mm256_mul_ps(vs, vx));
-            __m128 b = _mm_set_ss(best);
-            for (int t = 0; t < 8; ++t) {
-                const __m128 q2 = _mm_load_ss(q2s + t);
-                const __m128 c = _mm_and_ps(_mm_cmpgt_ss(q2, _mm_setzero_ps()), _mm_cmpgt_ss(_mm_load_ss(a_x2 + t), _mm_mul_ss(b, q2)));
-                b = _mm_blendv_ps(b, _mm_load_ss(a_best + t), c);
-                const int m = _mm_cvtsi128_si32(_mm_castps_si128(c));
-                accepted = (accepted & ~m) | (t & m);
-            }
-            best = _mm_cvtss_f32(b);
-        }
-        if (accepted >= 0) {
-            acc = 8 * v + accepted;
-            scale = a_sc[accepted];
-        }
-    }
+    const int acc = iq_accept_chain(q2, qx2, bst, kN, best);  // the last accepted trial
+    float scale = acc >= 0 ? scl[acc] : max / 15;
     uint32_t best_key[8] = {0};                // all-zero levels: key 0, a point of both grids
     unsigned on_grid = kRequantAll ? 0u : 0xffu;  // bit k: quadruple k of the accepted trial
     if (acc >= 0) {

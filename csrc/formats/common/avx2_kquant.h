@@ -14,20 +14,13 @@
 
 namespace dgk::avx2::kq {
 
-// nearest_int of fp.h: add 1.5*2^23, keep the low 23 bits, remove the bias (same bits everywhere,
-// also for NaN and |v| >= 2^22, where the scalar trick gives the same garbage).
-static inline __m256i nearest_int8(__m256 v) {
-    const __m256i bits = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.f)));
-    return _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x00400000));
-}
-
 // v < lo ? lo : (v > hi ? hi : v) for lo <= hi.
 static inline __m256i clamp8(__m256i v, int lo, int hi) {
     return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
 }
 
 // Level as float, the operand every scalar sum multiplies with: clamp(nearest_int(v), lo, hi).
-static inline __m256 level8(__m256 v, int lo, int hi) { return _mm256_cvtepi32_ps(clamp8(nearest_int8(v), lo, hi)); }
+static inline __m256 level8(__m256 v, int lo, int hi) { return _mm256_cvtepi32_ps(clamp8(nearest_int_ps(v), lo, hi)); }
 
 static inline __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 
@@ -98,7 +91,7 @@ static inline void requant_sym(const __m256* x, __m256 d, int nmax, __m256* L) {
     const __m256 use = _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ);
     const __m256i offset = _mm256_set1_epi32(nmax);
     for (int i = 0; i < N; ++i) {
-        const __m256i l = _mm256_add_epi32(clamp8(nearest_int8(_mm256_div_ps(x[i], d)), -nmax, nmax - 1), offset);
+        const __m256i l = _mm256_add_epi32(clamp8(nearest_int_ps(_mm256_div_ps(x[i], d)), -nmax, nmax - 1), offset);
         L[i] = pick(L[i], _mm256_cvtepi32_ps(l), use);
     }
 }

@@ -197,7 +197,7 @@ static inline void qx_search(const __m256* x, const __m256* w, int nmax, __m256*
     for (int b = 0; b < NB; ++b) {
         for (int i = 0; i < N; ++i) {
             const int k = b * N + i;
-            const __m256i l = clamp8(nearest_int8(_mm256_mul_ps(best_iscale[b], x[k])), -nmax, nmax - 1);
+            const __m256i l = clamp8(nearest_int_ps(_mm256_mul_ps(best_iscale[b], x[k])), -nmax, nmax - 1);
             L[k] = _mm256_andnot_ps(empty[b], _mm256_cvtepi32_ps(_mm256_add_epi32(l, offset)));
         }
         scale[b] = _mm256_andnot_ps(empty[b], scale[b]);
