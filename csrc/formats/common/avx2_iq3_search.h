@@ -153,16 +153,9 @@ struct Iq3Fold {
     }
 };
 
-// iq::weights_or_x2 for a 32-weight group, eight per vector with the scalar operations
-// (qw * sqrt(sigma2 + x*x), or x*x without qw): the same bits.
+// iq::weights_or_x2 for a 32-weight group (avx2_math.h's group_weights32): the same bits.
 struct Iq3Weights {
-    void operator()(const float* x, const float* qw, float sigma2, int, float* w) const {
-        const __m256 vs2 = _mm256_set1_ps(sigma2);
-        for (int k = 0; k < 4; ++k) {
-            const __m256 xv = _mm256_loadu_ps(x + 8 * k), x2 = _mm256_mul_ps(xv, xv);
-            _mm256_storeu_ps(w + 8 * k, qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * k), _mm256_sqrt_ps(_mm256_add_ps(vs2, x2))) : x2);
-        }
-    }
+    void operator()(const float* x, const float* qw, float sigma2, int, float* w) const { group_weights32(x, qw, sigma2, w); }
 };
 
 // One group's inputs: xval (|x|, maybe one negated by IQ3_XXS's parity fix), weight, waux =

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "dgk/tables.h"
+#include "avx2_math.h"
 #include "avx2_stream.h"
 
 namespace dgk::avx2 {
@@ -97,16 +98,6 @@ static inline float iq4_sigma2(const float* x, int len) {
     float s = 0;
     for (int j = 0; j < len; ++j) s += x[j] * x[j];
     return s * (2.f / len);
-}
-
-// Group weights: qw * sqrt(sigma2 + x^2) with an imatrix, else x^2.
-static inline void iq4_group_weights(const float* xb, const float* qw, float sigma2, float* w) {
-    const __m256 s2 = _mm256_set1_ps(sigma2);
-    for (int j = 0; j < 32; j += 8) {
-        const __m256 x = _mm256_loadu_ps(xb + j);
-        const __m256 xx = _mm256_mul_ps(x, x);
-        _mm256_storeu_ps(w + j, qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + j), _mm256_sqrt_ps(_mm256_add_ps(s2, xx))) : xx);
-    }
 }
 
 // The weighted least-squares group scale of iq4_group_scale (ref), 16 candidates in parallel.

@@ -88,4 +88,15 @@ static inline void transpose8x8_ps(__m256 r[8]) {
     }
 }
 
+// Importance weights of a 32-weight group, the scalar iq::weights_or_x2 / iq4 group weights bit
+// for bit: qw * sqrt(sigma2 + x*x) with an importance matrix, else x*x (mul, add, correctly rounded
+// sqrt, mul; no contraction).
+static inline void group_weights32(const float* x, const float* qw, float sigma2, float* w) {
+    const __m256 s2 = _mm256_set1_ps(sigma2);
+    for (int j = 0; j < 32; j += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + j), xx = _mm256_mul_ps(xv, xv);
+        _mm256_storeu_ps(w + j, qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + j), _mm256_sqrt_ps(_mm256_add_ps(s2, xx))) : xx);
+    }
+}
+
 }  // namespace dgk::avx2

@@ -93,17 +93,10 @@ iq1s::Split search_split(const float* xb, const float* weight, float max, int* o
     return search_chain(S, max);
 }
 
-// iq::imatrix_weights of a group, 8 lanes at a time: qw * sqrt(sigma2 + x*x) with the same
-// roundings (mul, add, correctly rounded sqrt, mul; no contraction).
+// iq::imatrix_weights of a group (avx2_math.h's group_weights32 with the imatrix): the same bits.
 struct Avx2ImatrixWeights {
-    void operator()(const float* xb, const float* qw, float sigma2, float* w) const {
-        const __m256 s2 = _mm256_set1_ps(sigma2);
-        for (int i = 0; i < kGroup; i += 8) {
-            const __m256 x = _mm256_loadu_ps(xb + i);
-            const __m256 r = _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(x, x)));
-            _mm256_storeu_ps(w + i, _mm256_mul_ps(_mm256_loadu_ps(qw + i), r));
-        }
-    }
+    static_assert(kGroup == 32, "group_weights32 serves 32-weight groups");
+    void operator()(const float* xb, const float* qw, float sigma2, float* w) const { group_weights32(xb, qw, sigma2, w); }
 };
 
 }  // namespace

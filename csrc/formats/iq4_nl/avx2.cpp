@@ -26,7 +26,7 @@ void encode_iq4_nl(const float* x, void* dst, int64_t n, const float* imatrix) {
     alignas(32) float w[QK];
     for (int64_t i = 0; i < n / QK; ++i, x += QK) {
         const float* qw = imatrix ? imatrix + i * QK : nullptr;
-        iq4_group_weights(x, qw, qw ? iq4_sigma2(x, QK) : 0.f, w);
+        group_weights32(x, qw, qw ? iq4_sigma2(x, QK) : 0.f, w);
         const float d = iq4_group_scale(x, w, t);
         blk[i].d = f32_to_fp16(d);
         iq4_levels_pack(x, d ? 1 / d : 0, t, blk[i].qs);

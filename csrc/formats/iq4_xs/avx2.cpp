@@ -42,7 +42,7 @@ void encode_iq4_xs(const float* x, void* dst, int64_t n, const float* imatrix) {
         const float sigma2 = qwb ? iq4_sigma2(x, QK_K) : 0.f;
         float max_scale = 0, amax_scale = 0;
         for (int g = 0; g < kGroups; ++g) {
-            iq4_group_weights(x + 32 * g, qwb ? qwb + 32 * g : nullptr, sigma2, w);
+            group_weights32(x + 32 * g, qwb ? qwb + 32 * g : nullptr, sigma2, w);
             scales[g] = iq4_group_scale(x + 32 * g, w, t);
             const float a = std::fabs(scales[g]);
             if (a > amax_scale) {
