@@ -177,10 +177,7 @@ struct alignas(64) Iq3Terms {
 // The candidates of key k0 scored for the eight trial lanes whose terms start at `tb` (a lane
 // offset into the term rows): the first candidate of least distance per lane. Strict < from
 // FLT_MAX, the first candidate kept when none is below it (as the scalar code).
-static inline __m256i iq3_scan(const Iq3LaneIndex& ix, uint32_t k0, const char* tb) {
-    const char* const base = reinterpret_cast<const char*>(ix.cand.data());
-    const auto* c = reinterpret_cast<const Iq3LaneIndex::Cand*>(base + ix.by_key[k0].cbyte);
-    const auto* const end = reinterpret_cast<const Iq3LaneIndex::Cand*>(base + ix.by_key[k0 + 1].cbyte);
+static inline __m256i iq3_scan(const Iq3LaneIndex::Cand* c, const Iq3LaneIndex::Cand* end, const char* tb) {
     __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i best_key = _mm256_set1_epi32((int)c->key);
     // The four row offsets of a candidate by one 64-bit load and shifts: the loop is bound by
@@ -238,28 +235,45 @@ static inline void iq3_search_quad(const Iq3LaneIndex& ix, uint32_t* key, uint32
         }
     }
     // Distinct keys: from the first lane not yet done, the (up to) eight lanes from there with its
-    // key (keys are rounded monotonically in the trial scale, so they come in runs). key[] is only
-    // read here and the results go to res[]: a lane searched twice (a window moved back to fit the
-    // rows) gets the same result; spare lanes past the last trial repeat it and may be searched
-    // too (their results are never read).
+    // key (keys are rounded monotonically in the trial scale, so they come in runs). The results
+    // replace the keys in place: a replaced key is on grid, so it never matches a later window's
+    // (off-grid) key; a window moved back to fit the rows leaves the lanes before its key alone.
+    // Spare lanes past the last trial repeat it and may be searched too (never read).
     constexpr int kLast = 8 * NV - 8;  // last window start
-    alignas(32) uint32_t res[8 * NV];
-    for (int v = 0; v < NV; ++v)
-        _mm256_store_si256(reinterpret_cast<__m256i*>(res + 8 * v), _mm256_load_si256(reinterpret_cast<const __m256i*>(key + 8 * v)));
-    const char* tbase = reinterpret_cast<const char*>(T.row);
-    for (uint32_t rem = off; rem;) {
-        const int t0 = __builtin_ctz(rem);
+    // Software-pipelined: the next window (its key, lane mask and list bounds: a chain of
+    // dependent loads) is found before the current one is scanned, so that it is ready when the
+    // scan's loop exit (data-dependent: mispredicted on most scans) is resolved.
+    const char* const tbase = reinterpret_cast<const char*>(T.row);
+    const char* const cbase = reinterpret_cast<const char*>(ix.cand.data());
+    struct Window {
+        const Iq3LaneIndex::Cand *c, *end;
+        int w0;
+        uint32_t k0;
+    };
+    const auto next_window = [&](uint32_t& rem) {  // rem == 0: a harmless window of the last lane
+        const int t0 = __builtin_ctz(rem | 1u << (8 * NV - 1));
         const uint32_t k0 = key[t0];
         const int w0 = t0 < kLast ? t0 : kLast;
         const __m256i same = _mm256_cmpeq_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + w0)),
                                                 _mm256_set1_epi32((int)k0));
         rem &= ~((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(same)) << w0);
-        const __m256i best = iq3_scan(ix, k0, tbase + 4 * w0);
-        __m256i* rp = reinterpret_cast<__m256i*>(res + w0);
+        return Window{reinterpret_cast<const Iq3LaneIndex::Cand*>(cbase + ix.by_key[k0].cbyte),
+                      reinterpret_cast<const Iq3LaneIndex::Cand*>(cbase + ix.by_key[k0 + 1].cbyte), w0, k0};
+    };
+    uint32_t rem = off;
+    Window cur = next_window(rem);
+    for (;;) {
+        const bool last = rem == 0;
+        const Window nxt = next_window(rem);
+        _mm_prefetch(reinterpret_cast<const char*>(nxt.c), _MM_HINT_T0);
+        const __m256i best = iq3_scan(cur.c, cur.end, tbase + 4 * cur.w0);
+        const __m256i same = _mm256_cmpeq_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + cur.w0)),
+                                                _mm256_set1_epi32((int)cur.k0));
+        __m256i* rp = reinterpret_cast<__m256i*>(key + cur.w0);
         _mm256_storeu_si256(rp, _mm256_blendv_epi8(_mm256_loadu_si256(rp), best, same));
+        if (last) break;
+        cur = nxt;
     }
-    for (int v = 0; v < NV; ++v)
-        _mm256_store_si256(reinterpret_cast<__m256i*>(key + 8 * v), _mm256_load_si256(reinterpret_cast<const __m256i*>(res + 8 * v)));
 }
 
 // Keys of all eight quadruples at one inverse scale id (the final requantization: the scalar
