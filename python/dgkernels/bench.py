@@ -15,7 +15,9 @@ whole input in well under the 0.25 s a call aims for), so a fast kernel's figure
 5 sub-millisecond calls. Every measurement is time-boxed: a slow encoder is
 timed on as many rows as fit its time box (at least one), so --quick stays under a minute. Peer set-up
 that takes seconds (ggml builds its IQ1/IQ2 search tables on first use: ~90 s) is skipped in --quick.
-Formats whose kernels are not implemented show "n/a". Decode timings include allocating the result
+dgkernels and ggml are timed side by side, their calls alternating within one time box, so that
+a ratio's two figures see the same phases of a machine whose speed drifts. Formats whose kernels are
+not implemented show "n/a". Decode timings include allocating the result
 (what a plain call costs, page faults of fresh memory included); with --prealloc, dgkernels (out=) and
 libgguf (dequantize_rows_into_raw) decode into a preallocated array instead, which times the kernels alone.
 """
@@ -63,14 +65,40 @@ def _best_time(fn, budget: Budget) -> float:
     return best
 
 
+def _rows_for(run_rows, total_rows: int, budget: Budget) -> int:
+    """Warms run_rows up (lazy tables, page faults, caches) and returns the rows that fit budget.call_s."""
+    run_rows(1)
+    t1 = _best_time(lambda: run_rows(1), Budget(0, budget.call_s, 2))
+    return int(max(1, min(total_rows, budget.call_s / max(t1, 1e-9))))
+
+
 def rate(run_rows, total_rows: int, cols: int, budget: Budget) -> tuple[float, int]:
     """Mweights/s of run_rows(k) (which processes the first k rows), best of several calls on as many
     rows as fit budget.call_s; also the row count used. Raises what run_rows raises."""
-    run_rows(1)  # warm-up: lazy tables, page faults, caches
-    t1 = _best_time(lambda: run_rows(1), Budget(0, budget.call_s, 2))
-    k = int(max(1, min(total_rows, budget.call_s / max(t1, 1e-9))))
+    k = _rows_for(run_rows, total_rows, budget)
     best = _best_time(lambda: run_rows(k), budget)
     return k * cols / best / 1e6, k
+
+
+def rates_interleaved(sides: dict, total_rows: int, cols: int, budget: Budget) -> dict:
+    """rate() of several run_rows side by side, their timed calls alternating (a, b, a, b, ...) within
+    one time box as long as theirs together: on a shared machine whose speed drifts (other tenants,
+    clocks), both sides of a ratio then see the same phases, and each side's best is its fast-phase
+    figure. Returns {side: (Mw/s, rows)}."""
+    ks = {name: _rows_for(run, total_rows, budget) for name, run in sides.items()}
+    best = dict.fromkeys(sides, math.inf)
+    n_sides = len(sides)
+    start = time.perf_counter()
+    box = min(budget.total_s, budget.reps * budget.call_s) * n_sides
+    for n in range(1, max(budget.reps, budget.max_reps) + 1):
+        for name, run in sides.items():
+            t0 = time.perf_counter()
+            run(ks[name])
+            best[name] = min(best[name], time.perf_counter() - t0)
+        elapsed = time.perf_counter() - start
+        if elapsed > budget.total_s * n_sides or (n >= budget.reps and elapsed > box):
+            break
+    return {name: (ks[name] * cols / best[name] / 1e6, ks[name]) for name in sides}
 
 
 def write_bandwidth(nbytes: int = 256 << 20, reps: int = 5) -> float:
@@ -119,16 +147,39 @@ def bench_format(f, x: np.ndarray, im: np.ndarray, threads: int, budget: Budget,
     r = Row(f.name, f.bits_per_weight)
     need_im = f.requires_imatrix
 
-    # dgkernels. The rows an encode timing used (as many as fit its time box) also give the quality figure.
+    # dgkernels, and ggml via libgguf timed alongside (rates_interleaved) where it has the format. The
+    # rows an encode timing used (as many as fit its time box) also give the quality figure.
+    lg = peers.get("libgguf")
+    with_ggml = lg is not None and f.family != "float" and lg.row_size(f.type_id, f.block_weights) > 0 \
+        and not (quick and f.name in _GGML_SLOW_INIT)
+
+    def measure(key, dg_run, ggml_run):
+        """r.dg[key] and r.ggml[key] (ggml_run None: dgkernels alone); returns the rows each used."""
+        try:
+            dg_run(1)
+        except NotImplementedError:  # no dgkernels kernel: the peer alone
+            dg_run = None
+        sides = {k: v for k, v in (("dg", dg_run), ("ggml", ggml_run if with_ggml else None)) if v is not None}
+        got = rates_interleaved(sides, rows, cols, budget) if sides else {}
+        r.dg[key], k_dg = got.get("dg", (NA, 0))
+        if "ggml" in got:
+            r.ggml[key], k_g = got["ggml"]
+            return k_dg, k_g
+        return k_dg, 0
+
     def enc(im_):
         return lambda k: dg.quantize(x[:k], f, imatrix=im_, threads=threads)
 
-    k_enc = 0
+    def lg_enc(im_):
+        return lambda k: lg.quantize_rows(x[:k], f.type_id, im_)
+
+    k_enc = k_g = 0
     if not need_im:
-        r.dg["enc"], k_enc = _try(lambda: rate(enc(None), rows, cols, budget), (NA, 0))
+        k_enc, k_g = measure("enc", enc(None), lg_enc(None))
     if f.imatrix != "ignored":
-        r.dg["enc_im"], k_im = _try(lambda: rate(enc(im), rows, cols, budget), (NA, 0))
-        k_enc = k_enc if not need_im else k_im
+        k_im, k_gi = measure("enc_im", enc(im), lg_enc(im))
+        if need_im:
+            k_enc, k_g = k_im, k_gi
     im_q = im if need_im else None
     q_plain = dg.quantize(x[:k_enc], f, imatrix=im_q, threads=threads) if k_enc else None
     if q_plain is None:  # no encoder yet: time the decoder on random bytes (every byte string is a valid block)
@@ -137,31 +188,23 @@ def bench_format(f, x: np.ndarray, im: np.ndarray, threads: int, budget: Budget,
         q_src = np.resize(q_plain, (rows, q_plain.shape[1]))  # the encoded rows repeated to the full input
         r.dg["rmse"] = _rel_rms(x[:k_enc], dg.dequantize(q_plain, f, threads=threads))
     outs = {dt: np.zeros((rows, cols), dt) if prealloc else None for dt in (np.float32, np.float16)}
-    for key, dt in (("dec_f32", np.float32), ("dec_f16", np.float16)):
-        def dec(k, dt=dt):
-            return dg.dequantize(q_src[:k], f, dtype=dt, threads=threads, out=None if outs[dt] is None else outs[dt][:k])
-        r.dg[key], _ = _try(lambda: rate(dec, rows, cols, budget), (NA, 0))
 
-    # ggml via libgguf
-    lg = peers.get("libgguf")
-    if lg is not None and f.family != "float" and lg.row_size(f.type_id, f.block_weights) > 0 \
-            and not (quick and f.name in _GGML_SLOW_INIT):
-        def lg_enc(im_):
-            return lambda k: lg.quantize_rows(x[:k], f.type_id, im_)
-        k_g = 0
-        if not need_im:
-            r.ggml["enc"], k_g = rate(lg_enc(None), rows, cols, budget)
-        if f.imatrix != "ignored":
-            r.ggml["enc_im"], k_gi = rate(lg_enc(im), rows, cols, budget)
-            k_g = k_g if not need_im else k_gi
+    def dec(dt):
+        return lambda k: dg.dequantize(q_src[:k], f, dtype=dt, threads=threads, out=None if outs[dt] is None else outs[dt][:k])
+
+    if prealloc:
+        def lg_dec(k):
+            return lg.dequantize_rows_into_raw(f.type_id, q_src[:k], outs[np.float32][:k], k, cols)
+    else:
+        def lg_dec(k):
+            return lg.dequantize_rows(q_src[:k], f.type_id)
+    measure("dec_f32", dec(np.float32), lg_dec)
+    measure("dec_f16", dec(np.float16), None)
+    if with_ggml:
+        if not k_g:  # the format's encoders were not timed (none of them applies): rows for the quality figure
+            k_g = min(rows, 16)
         qg = lg.quantize_rows(x[:k_g], f.type_id, im_q)
         r.ggml["rmse"] = _rel_rms(x[:k_g], lg.dequantize_rows(qg, f.type_id))
-        if prealloc:
-            out32 = outs[np.float32]
-            r.ggml["dec_f32"], _ = rate(lambda k: lg.dequantize_rows_into_raw(f.type_id, q_src[:k], out32[:k], k, cols),
-                                        rows, cols, budget)
-        else:
-            r.ggml["dec_f32"], _ = rate(lambda k: lg.dequantize_rows(q_src[:k], f.type_id), rows, cols, budget)
         if q_plain is not None:
             k = min(k_g, k_enc)
             r.bytes_equal_ggml = bool(np.array_equal(qg[:k], q_plain[:k]))
