@@ -15,8 +15,8 @@ whole input in well under the 0.25 s a call aims for), so a fast kernel's figure
 5 sub-millisecond calls. Every measurement is time-boxed: a slow encoder is
 timed on as many rows as fit its time box (at least one), so --quick stays under a minute. Peer set-up
 that takes seconds (ggml builds its IQ1/IQ2 search tables on first use: ~90 s) is skipped in --quick.
-dgkernels and ggml are timed side by side, their calls alternating within one time box, so that
-a ratio's two figures see the same phases of a machine whose speed drifts. Formats whose kernels are
+dgkernels and ggml are timed side by side, in alternating blocks of calls within one time box, so
+that a ratio's two figures see the same phases of a machine whose speed drifts. Formats whose kernels are
 not implemented show "n/a". Decode timings include allocating the result
 (what a plain call costs, page faults of fresh memory included); with --prealloc, dgkernels (out=) and
 libgguf (dequantize_rows_into_raw) decode into a preallocated array instead, which times the kernels alone.
@@ -81,22 +81,33 @@ def rate(run_rows, total_rows: int, cols: int, budget: Budget) -> tuple[float, i
 
 
 def rates_interleaved(sides: dict, total_rows: int, cols: int, budget: Budget) -> dict:
-    """rate() of several run_rows side by side, their timed calls alternating (a, b, a, b, ...) within
-    one time box as long as theirs together: on a shared machine whose speed drifts (other tenants,
-    clocks), both sides of a ratio then see the same phases, and each side's best is its fast-phase
-    figure. Returns {side: (Mw/s, rows)}."""
+    """rate() of several run_rows side by side: rounds in which each side makes a block of calls
+    (at least two, about budget.call_s), at least three rounds, within one time box as long as
+    theirs together. On a shared machine whose speed drifts (other tenants, clocks) both sides of
+    a ratio then see the same phases, while each block still runs in its own steady state (its
+    caches and allocations warm: one side's calls do not evict the other's between two timings).
+    Each side's figure is its best call. Returns {side: (Mw/s, rows)}."""
     ks = {name: _rows_for(run, total_rows, budget) for name, run in sides.items()}
     best = dict.fromkeys(sides, math.inf)
-    n_sides = len(sides)
+    calls = dict.fromkeys(sides, 0)
+    n_sides, most = len(sides), max(budget.reps, budget.max_reps)
+    per_block = max(2, most // 3)
     start = time.perf_counter()
     box = min(budget.total_s, budget.reps * budget.call_s) * n_sides
-    for n in range(1, max(budget.reps, budget.max_reps) + 1):
+    for rnd in range(1, most + 1):
         for name, run in sides.items():
-            t0 = time.perf_counter()
-            run(ks[name])
-            best[name] = min(best[name], time.perf_counter() - t0)
+            t_block = time.perf_counter()
+            for c in range(per_block):
+                t0 = time.perf_counter()
+                run(ks[name])
+                t1 = time.perf_counter()
+                best[name] = min(best[name], t1 - t0)
+                calls[name] += 1
+                if c >= 1 and t1 - t_block > budget.call_s:
+                    break
         elapsed = time.perf_counter() - start
-        if elapsed > budget.total_s * n_sides or (n >= budget.reps and elapsed > box):
+        enough = rnd >= 3 and min(calls.values()) >= budget.reps
+        if elapsed > budget.total_s * n_sides or min(calls.values()) >= most or (enough and elapsed > box):
             break
     return {name: (ks[name] * cols / best[name] / 1e6, ks[name]) for name in sides}
 
