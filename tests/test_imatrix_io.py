@@ -145,6 +145,12 @@ def test_gguf_problems(tmp_path):
     w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()
     with pytest.raises(ImatrixError, match="no counts"):
         load_imatrix(tmp_path / "nocounts.gguf")
+    # a finite count no int64 holds (a fuzzed file once cast 1e30 to garbage with a RuntimeWarning)
+    write_gguf_by_hand(tmp_path / "huge.gguf", {"a.weight": (np.ones((1, 4)), [1e30])})
+    with pytest.raises(ImatrixError, match="counts must be at most"):
+        load_imatrix(tmp_path / "huge.gguf")
+    write_gguf_by_hand(tmp_path / "big.gguf", {"a.weight": (np.ones((1, 4)), [2.0**40])})
+    assert load_imatrix(tmp_path / "big.gguf").counts["a.weight"].tolist() == [2**40]
     w = gguf.GGUFWriter(str(tmp_path / "model.gguf"), arch="llama")
     w.add_tensor("blk.0.attn_q.weight", np.ones((4, 4), np.float32))
     w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()

@@ -86,6 +86,9 @@ def load_imatrix(path) -> Imatrix:
     return im
 
 
+_MAX_COUNT = float(2**53)  # tokens an entry saw: exact in float64, far beyond any calibration run
+
+
 def _check_values(v: np.ndarray, p: Path, name: str, what: str) -> None:
     """Mean squares, sums of squares and counts are finite and non-negative; anything else is damage."""
     bad = np.flatnonzero(~np.isfinite(v) | (v < 0))
@@ -167,11 +170,14 @@ def _load_gguf_entries(p: Path) -> Imatrix:
         n_mat = int(c.n_elements)
         sv = np.asarray(s.data, dtype=np.float32).reshape(-1)
         _check_values(sv, p, name, "sums")
-        _check_values(np.asarray(c.data, dtype=np.float32).reshape(-1), p, name, "counts")
+        cf = np.asarray(c.data, dtype=np.float32).reshape(-1)
+        _check_values(cf, p, name, "counts")
+        if cf.size and cf.max() > _MAX_COUNT:  # a token count; past this it is damage (and no int64)
+            raise ImatrixError(f"{p}: entry {name}: counts must be at most {_MAX_COUNT:.0f} tokens; one is {cf.max():g}")
         if n_mat < 1 or sv.size % n_mat:
             raise ImatrixError(f"{p}: entry {name}: {sv.size} sums do not split into {n_mat} matrices")
         sv = sv.reshape(n_mat, -1)
-        cv = np.rint(np.asarray(c.data, dtype=np.float32).reshape(-1)).astype(np.int64)
+        cv = np.rint(cf).astype(np.int64)
         out = np.ones_like(sv)
         seen = cv > 0
         out[seen] = sv[seen] / cv[seen, None].astype(np.float32)
