@@ -52,32 +52,11 @@ FULL = Budget(call_s=0.25, total_s=2.0, reps=5, max_reps=200)
 QUICK = Budget(call_s=0.01, total_s=0.08, reps=3, max_reps=20)
 
 
-def _best_time(fn, budget: Budget) -> float:
-    best, start = math.inf, time.perf_counter()
-    box = min(budget.total_s, budget.reps * budget.call_s)
-    for n in range(1, max(budget.reps, budget.max_reps) + 1):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-        elapsed = time.perf_counter() - start
-        if elapsed > budget.total_s or (n >= budget.reps and elapsed > box):
-            break
-    return best
-
-
 def _rows_for(run_rows, total_rows: int, budget: Budget) -> int:
     """Warms run_rows up (lazy tables, page faults, caches) and returns the rows that fit budget.call_s."""
     run_rows(1)
-    t1 = _best_time(lambda: run_rows(1), Budget(0, budget.call_s, 2))
+    t1 = min(_timed(lambda: run_rows(1)) for _ in range(2))
     return int(max(1, min(total_rows, budget.call_s / max(t1, 1e-9))))
-
-
-def rate(run_rows, total_rows: int, cols: int, budget: Budget) -> tuple[float, int]:
-    """Mweights/s of run_rows(k) (which processes the first k rows), best of several calls on as many
-    rows as fit budget.call_s; also the row count used. Raises what run_rows raises."""
-    k = _rows_for(run_rows, total_rows, budget)
-    best = _best_time(lambda: run_rows(k), budget)
-    return k * cols / best / 1e6, k
 
 
 def rates_interleaved(sides: dict, total_rows: int, cols: int, budget: Budget) -> dict:
@@ -112,6 +91,12 @@ def rates_interleaved(sides: dict, total_rows: int, cols: int, budget: Budget) -
     return {name: (ks[name] * cols / best[name] / 1e6, ks[name]) for name in sides}
 
 
+def rate(run_rows, total_rows: int, cols: int, budget: Budget) -> tuple[float, int]:
+    """Mweights/s of run_rows(k) (which processes the first k rows), best of several calls on as many
+    rows as fit budget.call_s; also the row count used. Raises what run_rows raises."""
+    return rates_interleaved({"": run_rows}, total_rows, cols, budget)[""]
+
+
 def write_bandwidth(nbytes: int = 256 << 20, reps: int = 5) -> float:
     """Bytes/s of np.ndarray.fill over nbytes, best of reps (the page faults of the first pass excluded)."""
     a = np.empty(nbytes // 8, np.float64)
@@ -141,13 +126,6 @@ class Row:
     bytes_equal_ggml: bool | None = None
     big_decode_gbps: float = NA
     big_decode_fraction: float = NA
-
-
-def _try(fn, default=NA):
-    try:
-        return fn()
-    except NotImplementedError:
-        return default
 
 
 def bench_format(f, x: np.ndarray, im: np.ndarray, threads: int, budget: Budget, quick: bool, peers: dict,
@@ -211,9 +189,7 @@ def bench_format(f, x: np.ndarray, im: np.ndarray, threads: int, budget: Budget,
             return lg.dequantize_rows(q_src[:k], f.type_id)
     measure("dec_f32", dec(np.float32), lg_dec)
     measure("dec_f16", dec(np.float16), None)
-    if with_ggml:
-        if not k_g:  # the format's encoders were not timed (none of them applies): rows for the quality figure
-            k_g = min(rows, 16)
+    if with_ggml:  # k_g > 0: every format has an encoder timed above (plain, or with an imatrix)
         qg = lg.quantize_rows(x[:k_g], f.type_id, im_q)
         r.ggml["rmse"] = _rel_rms(x[:k_g], lg.dequantize_rows(qg, f.type_id))
         if q_plain is not None:
