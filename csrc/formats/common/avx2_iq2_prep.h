@@ -62,6 +62,17 @@ static inline void superblock_sigma2_x8(const float* x, int64_t n, float factor,
     for (int b = 0; b < n && b < 8; ++b) out[b] = factor * sum[b] / QK_K;
 }
 
+// encode(b, sigma2) for the nb super-blocks from x in order, each with its sigma2 from
+// superblock_sigma2_x8 (eight super-blocks at a time): the IQ2 encoders' super-block loop.
+template <class Encode>
+static inline void for_superblocks_sigma2(const float* x, int64_t nb, float factor, Encode&& encode) {
+    float sigma2[8];
+    for (int64_t b = 0; b < nb; ++b) {
+        if (b % 8 == 0) superblock_sigma2_x8(x + b * QK_K, nb - b, factor, sigma2);
+        encode(b, sigma2[b % 8]);
+    }
+}
+
 // NP points of 8 weights. Weights are qw * sqrt(sigma2 + x^2), or 0.25*sigma2 + x^2 without qw
 // (IQ2_S only); signs and magnitudes by fold_point8.
 // sigma2 is the super-block's from superblock_sigma2_x8, the value pack.h passes (which then goes

@@ -112,6 +112,7 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
     const __m256 odd = iq2_odd4();
     constexpr int ntr = is_hi - is_lo + 1;  // fixed trip counts: loops unrolled, branches predictable
     constexpr int nv = (ntr + 7) / 8;  // trial vectors
+    static_assert(nv <= 3, "scale[] and key[][] hold the trial vectors and 8 past them");
     alignas(32) float scale[32];        // 8 past the last vector for Iq2RunSnap (zeroed below)
     _mm256_store_ps(scale + 8 * nv, _mm256_setzero_ps());
     alignas(32) uint32_t key[NP][32];  // 8 past the last vector for the run masks' unaligned loads
@@ -193,7 +194,7 @@ static inline void iq2_trials(const GridArrays& A, const Iq2Group<NP>& g, float 
             }
         }
     }
-    alignas(32) float q2[24], qx2[24], scl[24], bst[24];
+    alignas(32) float q2[8 * nv], qx2[8 * nv], scl[8 * nv], bst[8 * nv];
 #pragma GCC unroll 4
     for (int v = 0; v < nv; ++v) iq_accept_inputs(sx[v], s2[v], q2 + 8 * v, qx2 + 8 * v, scl + 8 * v, bst + 8 * v);
     const int tp = iq_accept_chain(q2, qx2, bst, ntr, s.best);

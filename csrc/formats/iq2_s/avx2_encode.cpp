@@ -20,13 +20,10 @@ void encode_iq2_s(const float* x, void* dst, int64_t n, const float* imatrix) {
         return scale;
     };
     auto* y = static_cast<block_iq2_s*>(dst);
-    const int64_t nb = n / QK_K;
-    float sigma2[8];
-    for (int64_t b = 0; b < nb; ++b) {
-        if (b % 8 == 0) superblock_sigma2_x8(x + b * QK_K, nb - b, 2, sigma2);
+    for_superblocks_sigma2(x, n / QK_K, 2, [&](int64_t b, float sigma2) {
         iq2s::encode_superblock(x + b * QK_K, imatrix ? imatrix + b * QK_K : nullptr, y + b, search,
-                                Avx2Iq2Prep<2, false>{sigma2[b % 8]});
-    }
+                                Avx2Iq2Prep<2, false>{sigma2});
+    });
 }
 
 }  // namespace dgk::avx2

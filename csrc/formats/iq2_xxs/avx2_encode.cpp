@@ -168,12 +168,9 @@ void encode_iq2_xxs(const float* x, void* dst, int64_t n, const float* imatrix) 
         return search_group(A, xval, w, waux, max, scale, points);
     };
     auto* y = static_cast<block_iq2_xxs*>(dst);
-    const int64_t nb = n / QK_K;
-    float sigma2[8];
-    for (int64_t b = 0; b < nb; ++b) {
-        if (b % 8 == 0) superblock_sigma2_x8(x + b * QK_K, nb - b, 1, sigma2);
-        iq2xxs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search, Avx2Iq2Prep<4, true>{sigma2[b % 8]});
-    }
+    for_superblocks_sigma2(x, n / QK_K, 1, [&](int64_t b, float sigma2) {
+        iq2xxs::encode_superblock(x + b * QK_K, imatrix + b * QK_K, y + b, search, Avx2Iq2Prep<4, true>{sigma2});
+    });
 }
 
 }  // namespace dgk::avx2
