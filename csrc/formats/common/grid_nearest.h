@@ -49,6 +49,30 @@ inline std::vector<uint8_t> half_rows(const uint8_t* lv, int n, int coords, int 
     return out;
 }
 
+// The distance rows of both halves of a key of 2*coords coordinates (half_rows of the low and of
+// the high coordinates), from point-major levels (levels[2*coords*g + i] of point g).
+struct KeyRows {
+    int n = 0;
+    std::vector<uint8_t> lo, hi;
+    std::vector<int> row_lo, row_hi;
+    // The rows of a key whose low and high halves are hl and hh (both with every level < nlev).
+    const uint8_t* low(int hl) const { return &lo[(size_t)row_lo[hl] * n]; }
+    const uint8_t* high(int hh) const { return &hi[(size_t)row_hi[hh] * n]; }
+};
+
+template <class Level>
+inline KeyRows key_rows(const Level* levels, int n, int coords, int bits, int nlev) {
+    const int dims = 2 * coords;
+    std::vector<uint8_t> lv((size_t)dims * n);  // coordinate-major
+    for (int g = 0; g < n; ++g)
+        for (int i = 0; i < dims; ++i) lv[(size_t)i * n + g] = (uint8_t)levels[(size_t)dims * g + i];
+    KeyRows r;
+    r.n = n;
+    r.lo = half_rows(lv.data(), n, coords, bits, nlev, r.row_lo);
+    r.hi = half_rows(lv.data() + (size_t)coords * n, n, coords, bits, nlev, r.row_hi);
+    return r;
+}
+
 // Whether some d[g] (g < n, a multiple of 32) equals v, stopping at the first.
 inline bool any_equal(const uint8_t* d, int n, uint8_t v) {
 #if defined(__SSE2__)

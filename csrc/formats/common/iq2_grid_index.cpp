@@ -56,12 +56,7 @@ GridIndex::GridIndex(Lattice which) {
     // Neighbour lists. Squared distances between points of levels 2l+1 are 4*sum(dl^2); the factor
     // does not change the order, so sum(dl^2) (0..32) is compared directly. A key's per-point sums
     // are the byte sum of one row per half-key (elements 0..3, 4..7); grid_nearest picks the points.
-    std::vector<uint8_t> lv(8 * static_cast<size_t>(size_));  // element-major levels
-    for (int g = 0; g < size_; ++g)
-        for (int j = 0; j < 8; ++j) lv[static_cast<size_t>(j) * size_ + g] = static_cast<uint8_t>(levels_[8 * g + j]);
-    std::vector<int> row_lo, row_hi;
-    const std::vector<uint8_t> lo = grid_nearest::half_rows(lv.data(), size_, 4, 2, 3, row_lo);
-    const std::vector<uint8_t> hi = grid_nearest::half_rows(lv.data() + 4 * static_cast<size_t>(size_), size_, 4, 2, 3, row_hi);
+    const grid_nearest::KeyRows rows = grid_nearest::key_rows(levels_.data(), size_, 4, 2, 3);
     std::vector<uint8_t> dist(size_);
     std::vector<uint16_t> list(4 * static_cast<size_t>(size_));
     nb_offset_.assign(kKeys, 0);
@@ -70,14 +65,12 @@ GridIndex::GridIndex(Lattice which) {
     // Keys in increasing order, only those with every level below 3 (both halves have rows).
     std::vector<int> halves;
     for (int h = 0; h < 256; ++h)
-        if (row_lo[h] >= 0) halves.push_back(h);
+        if (rows.row_lo[h] >= 0) halves.push_back(h);
     for (const int kh : halves) {
         for (const int kl : halves) {
             const int key = kh << 8 | kl;
             if (map_[key] >= 0) continue;
-            const uint8_t* a = &lo[static_cast<size_t>(row_lo[kl]) * size_];
-            const uint8_t* b = &hi[static_cast<size_t>(row_hi[kh]) * size_];
-            const int total = grid_nearest::nearest(a, b, size_, s.nwant, 8 * 4, dist.data(), list.data());
+            const int total = grid_nearest::nearest(rows.low(kl), rows.high(kh), size_, s.nwant, 8 * 4, dist.data(), list.data());
             const int padded = (total + 7) & ~7;
             if (padded > kMaxNeighbours) throw std::logic_error("IQ neighbour list longer than kMaxNeighbours");
             const size_t at = nb_list_.size();

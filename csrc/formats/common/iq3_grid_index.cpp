@@ -36,21 +36,15 @@ Iq3GridIndex* build(int grid_size) {
     // (distance, index) order. The distance is 4*sum(dl^2); sum(dl^2) (<= 196) orders the same. A
     // key's per-point sums are the byte sum of one row per half-key (coordinates 0-1, 2-3).
     const int nwant = grid_size == 256 ? 2 : 3;
-    std::vector<uint8_t> lv((size_t)grid_size * 4);  // coordinate-major levels
-    for (int j = 0; j < grid_size; ++j)
-        for (int i = 0; i < 4; ++i) lv[(size_t)i * grid_size + j] = g->level[4 * j + i];
-    std::vector<int> row_lo, row_hi;
-    const std::vector<uint8_t> lo = grid_nearest::half_rows(lv.data(), grid_size, 2, 3, 8, row_lo);
-    const std::vector<uint8_t> hi = grid_nearest::half_rows(lv.data() + 2 * (size_t)grid_size, grid_size, 2, 3, 8, row_hi);
+    const grid_nearest::KeyRows rows = grid_nearest::key_rows(g->level.data(), grid_size, 2, 3, 8);
     std::vector<uint8_t> d2(grid_size);
     std::vector<uint16_t> list(4 * (size_t)grid_size);
     g->nb.reserve(Iq3GridIndex::kKeys * 8);
     for (int key = 0; key < Iq3GridIndex::kKeys; ++key) {
         g->nb_begin[key] = (uint32_t)g->nb.size();
         if (g->grid_of_key[key] >= 0) continue;
-        const uint8_t* a = &lo[(size_t)row_lo[key & 63] * grid_size];
-        const uint8_t* b = &hi[(size_t)row_hi[key >> 6] * grid_size];
-        const int n = grid_nearest::nearest(a, b, grid_size, nwant, 4 * 7 * 7, d2.data(), list.data());
+        const int n = grid_nearest::nearest(rows.low(key & 63), rows.high(key >> 6), grid_size, nwant, 4 * 7 * 7,
+                                            d2.data(), list.data());
         g->nb.insert(g->nb.end(), list.begin(), list.begin() + n);
     }
     g->nb_begin[Iq3GridIndex::kKeys] = (uint32_t)g->nb.size();
