@@ -154,7 +154,7 @@ def test_demo_setup(monkeypatch, tmp_path, tiny, capsys):
     calls = []
 
     def compute_imatrix(src, *, self_tokens, out_path, progress):
-        calls.append((Path(src), self_tokens))
+        calls.append((Path(src), self_tokens, progress))
         m = model_spec(open_gguf(src))
         save_imatrix(Imatrix({t.name: np.ones((1, t.row_length), np.float32) for t in m.tensors
                               if t.name.startswith("blk.") and len(t.shape) == 2}, chunk_count=1), out_path)
@@ -164,11 +164,11 @@ def test_demo_setup(monkeypatch, tmp_path, tiny, capsys):
     fake.compute_imatrix = compute_imatrix
     monkeypatch.setitem(sys.modules, "dgkernels.imatrix_compute", fake)
     for _ in range(2):
-        args = cli.build_parser().parse_args(["quantize", "--demo"])
+        args = cli.build_parser().parse_args(["quantize", "--demo", "--no-progress"])
         cli._setup_demo(args)
         assert (args.src, args.policy, args.target) == (str(tiny), "dynamicgate", "IQ2_XXS")
         assert args.output == "tiny-dynamicgate-IQ2_XXS.gguf" and Path(args.imatrix).is_file()
-    assert calls == [(tiny, cli.DEMO_SELF_TOKENS)]  # computed once, then reused
+    assert calls == [(tiny, cli.DEMO_SELF_TOKENS, False)]  # computed once (no bars asked), then reused
     (tmp_path / "tiny-dynamicgate-IQ2_XXS.gguf").unlink(missing_ok=True)
     (tmp_path / f"tiny.imatrix-self{cli.DEMO_SELF_TOKENS}.gguf").unlink()
     for bad, msg in ((["--type", "Q9_Z"], "unknown target"), (["--policy", "magic"], "unknown policy"),

@@ -157,13 +157,13 @@ def _imatrix_compute():
     return compute_imatrix
 
 
-def demo_imatrix(src: Path, out_dir: Path) -> Path:
+def demo_imatrix(src: Path, out_dir: Path, progress: bool = True) -> Path:
     """A self-calibrated importance matrix for the demo model, cached next to the output."""
     path = out_dir / f"{src.name.split('.')[0]}.imatrix-self{DEMO_SELF_TOKENS}.gguf"
     if not path.exists():
         print(f"computing a self-calibrated importance matrix ({DEMO_SELF_TOKENS} tokens the model writes "
               f"itself; no dataset needed; cached for the next run) -> {path}", flush=True)
-        _imatrix_compute()(src, self_tokens=DEMO_SELF_TOKENS, out_path=path, progress=True)
+        _imatrix_compute()(src, self_tokens=DEMO_SELF_TOKENS, out_path=path, progress=progress)
     return path
 
 
@@ -189,7 +189,7 @@ def _setup_demo(args) -> None:
     _refuse_existing(args)
     if can_compute:
         _check_plan_options(args, src)  # a bad --policy/--type/--rules fails now, not after minutes of imatrix work
-        args.imatrix = str(demo_imatrix(src, Path(args.output).parent))
+        args.imatrix = str(demo_imatrix(src, Path(args.output).parent, progress=not args.no_progress))
 
 
 def _check_plan_options(args, src) -> None:
